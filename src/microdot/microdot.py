@@ -1,0 +1,2261 @@
+"""
+microdot
+--------
+
+The impossibly small web framework for Python and MicroPython.
+
+This one file is the whole core: it has no dependencies and runs unchanged on
+CPython 3.9+ and on MicroPython (copy it alone onto a board). It reads top to
+bottom in dependency order: compatibility shims, helpers and data
+structures, HTTP errors, request parsing, ``Request``, response formatting,
+``Response``, ``URLPattern`` and finally ``Microdot`` (dispatch, handlers and
+the built-in server).
+
+HTTP parsing and response formatting are plain functions over bytes with no
+I/O inside (as in h11), so every server driver shares them.
+"""
+
+import asyncio
+import io
+import json
+import os
+import re
+import sys
+import time
+
+try:
+    from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+except ImportError:  # MPY: no typing module; annotations are discarded
+    pass
+
+# ============================================================================
+# Compatibility shims
+# ============================================================================
+
+IS_MICROPYTHON = sys.implementation.name == 'micropython'
+
+try:  # PERF: orjson serialises JSON several times faster than json on CPython
+    import orjson as _orjson  # type: ignore
+except ImportError:
+    _orjson = None  # type: ignore[assignment]
+
+try:  # CPython only: sync handlers run in the default thread pool executor
+    from functools import partial as _partial
+    from inspect import iscoroutine as _iscoroutine
+    from inspect import iscoroutinefunction as _iscoroutinefunction
+except ImportError:  # MPY: no functools or inspect
+    _partial = None  # type: ignore
+    _iscoroutine = None  # type: ignore
+    _iscoroutinefunction = None  # type: ignore
+
+
+async def _async_probe():  # pragma: no cover - only its type is used
+    pass
+
+
+def _generator_probe():  # pragma: no cover - only its type is used
+    yield
+
+
+_GENERATOR_TYPE = type(_generator_probe())
+
+
+def _plain_function():  # pragma: no cover - only its type is used
+    pass
+
+
+_PLAIN_FUNCTION_TYPE = type(_plain_function)
+
+
+def _print_exception(exc):
+    """Print an exception with its traceback to standard error."""
+    if IS_MICROPYTHON:
+        sys.print_exception(exc)  # type: ignore[attr-defined]
+    else:
+        import traceback
+
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+
+
+def _json_dumps(obj) -> bytes:
+    """Serialise ``obj`` to compact JSON bytes."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(obj)
+        except TypeError:  # orjson refuses non-str keys and huge ints
+            pass
+    return json.dumps(obj, separators=(',', ':')).encode()
+
+
+def _json_loads(data):
+    """Parse JSON from bytes or str."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(data)
+        except _orjson.JSONDecodeError as exc:
+            raise ValueError(str(exc))
+    return json.loads(data)
+
+
+# ============================================================================
+# Helpers and data structures
+# ============================================================================
+
+_URL_SAFE = (
+    b'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~'
+)
+_HEX_DIGITS = b'0123456789abcdefABCDEF'
+
+
+def urlencode(s: 'Union[str, bytes]') -> str:
+    """Percent-encode a string for use in a query string.
+
+    Unreserved characters (RFC 3986 section 2.3) are kept, spaces become
+    ``+`` and every other byte of the UTF-8 encoding becomes ``%XX``.
+
+    :param s: the text (or bytes) to encode.
+    """
+    if isinstance(s, str):
+        s = s.encode()
+    out = []
+    for byte in s:
+        if byte in _URL_SAFE:
+            out.append(chr(byte))
+        elif byte == 32:
+            out.append('+')
+        else:
+            out.append('%%%02X' % byte)
+    return ''.join(out)
+
+
+def urldecode(s: 'Union[str, bytes]', plus: bool = True) -> str:
+    """Decode a percent-encoded string and return it as text.
+
+    :param s: the text (or bytes) to decode.
+    :param plus: when ``True`` (query strings and forms), ``+`` is decoded
+                 as a space.
+
+    Raises ``ValueError`` when a ``%`` is not followed by two hex digits or
+    the decoded bytes are not valid UTF-8.
+    """
+    if isinstance(s, str):
+        s = s.encode()
+    if plus and b'+' in s:
+        s = s.replace(b'+', b' ')
+    if b'%' not in s:
+        return s.decode()
+    parts = s.split(b'%')
+    out = bytearray(parts[0])
+    for part in parts[1:]:
+        if (
+            len(part) < 2
+            or part[0] not in _HEX_DIGITS
+            or part[1] not in _HEX_DIGITS
+        ):
+            raise ValueError('invalid percent-encoding')
+        out.append(int(part[:2], 16))
+        out.extend(part[2:])
+    return bytes(out).decode()
+
+
+def urldecode_str(s: str) -> str:
+    """Decode a percent-encoded query string given as text."""
+    return urldecode(s)
+
+
+def urldecode_bytes(s: bytes) -> str:
+    """Decode a percent-encoded query string given as bytes."""
+    return urldecode(s)
+
+
+_MISSING = object()
+
+
+class NoCaseDict(dict):
+    """A dictionary with case-insensitive string keys.
+
+    The spelling of a key used the first time it is set is the one that is
+    kept for iteration, so ``Content-Type`` stays ``Content-Type``.
+
+    :param initial_dict: an optional dictionary with initial contents.
+    """
+
+    def __init__(self, initial_dict: 'Optional[dict]' = None):
+        super().__init__()
+        self.keymap = {}  # type: Dict[str, str]
+        if initial_dict:
+            self.update(initial_dict)
+
+    def _key(self, key):
+        if isinstance(key, str):
+            return self.keymap.get(key.lower(), key)
+        return key
+
+    def __setitem__(self, key, value):
+        if isinstance(key, str):
+            lower = key.lower()
+            key = self.keymap.setdefault(lower, key)
+        super().__setitem__(key, value)
+
+    def __getitem__(self, key):
+        return super().__getitem__(self._key(key))
+
+    def __delitem__(self, key):
+        key = self._key(key)
+        super().__delitem__(key)
+        if isinstance(key, str):
+            del self.keymap[key.lower()]
+
+    def __contains__(self, key):
+        # MPY: dict has no __contains__ to call through super()
+        return super().get(self._key(key), _MISSING) is not _MISSING
+
+    def get(self, key, default=None):
+        return super().get(self._key(key), default)
+
+    def pop(self, key, *default):
+        if key in self:
+            value = self[key]
+            del self[key]
+            return value
+        if default:
+            return default[0]
+        raise KeyError(key)
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, other_dict=(), **kwargs):
+        items = other_dict.items() if hasattr(other_dict, 'items') else []
+        for key, value in items:
+            self[key] = value
+        for key, value in kwargs.items():
+            self[key] = value
+
+    def copy(self):
+        return NoCaseDict(self)
+
+    def clear(self):
+        super().clear()
+        self.keymap.clear()
+
+
+class MultiDict(dict):
+    """A dictionary that can hold several values for each key.
+
+    Setting a key adds a value to it; reading it returns the first value.
+    This is how query strings and form submissions are represented.
+
+    :param initial_dict: an optional dictionary with initial contents.
+    """
+
+    def __init__(self, initial_dict: 'Optional[dict]' = None):
+        super().__init__()
+        if initial_dict:
+            for key, value in initial_dict.items():
+                self[key] = value
+
+    def __setitem__(self, key, value):
+        if key in self:
+            super().__getitem__(key).append(value)
+        else:
+            super().__setitem__(key, [value])
+
+    def __getitem__(self, key):
+        return super().__getitem__(key)[0]
+
+    def get(self, key, default=None, type=None):
+        """Return the first value of a key, or ``default`` if missing.
+
+        :param key: the key to look up.
+        :param default: the value returned when the key is missing (or the
+                        ``type`` conversion fails).
+        :param type: an optional callable that converts the value.
+        """
+        if key not in self:
+            return default
+        value = self[key]
+        if type is not None:
+            try:
+                value = type(value)
+            except ValueError:
+                return default
+        return value
+
+    def getlist(self, key, type=None) -> list:
+        """Return all the values of a key as a list (empty if missing).
+
+        :param key: the key to look up.
+        :param type: an optional callable that converts each value; values
+                     that fail the conversion are left out.
+        """
+        if key not in self:
+            return []
+        values = super().__getitem__(key)
+        if type is None:
+            return list(values)
+        out = []
+        for value in values:
+            try:
+                out.append(type(value))
+            except ValueError:
+                pass
+        return out
+
+    def values(self):
+        return [self[key] for key in self]
+
+    def items(self):
+        return [(key, self[key]) for key in self]
+
+    def __repr__(self):
+        return 'MultiDict(%r)' % dict((key, self.getlist(key)) for key in self)
+
+
+class AsyncBytesIO:
+    """An asynchronous stream over a bytes buffer.
+
+    It offers the reading methods of an asyncio stream reader (``read``,
+    ``readline``, ``readexactly``) and the writing methods of a writer
+    (``write``, ``drain``, ``awrite``, ``close``).
+
+    :param data: the initial contents of the buffer.
+    """
+
+    def __init__(self, data: bytes = b''):
+        self.stream = io.BytesIO(data)
+
+    async def read(self, n: int = -1) -> bytes:
+        """Read up to ``n`` bytes (all the remaining bytes if ``n`` < 0)."""
+        return self.stream.read(n)
+
+    async def readline(self) -> bytes:
+        """Read one line, including its line terminator."""
+        return self.stream.readline()
+
+    async def readexactly(self, n: int) -> bytes:
+        """Read exactly ``n`` bytes, raising ``EOFError`` if fewer remain."""
+        data = self.stream.read(n)
+        if len(data) < n:
+            raise EOFError()
+        return data
+
+    def write(self, data: bytes) -> None:
+        """Append bytes to the buffer."""
+        self.stream.write(data)
+
+    async def drain(self) -> None:
+        """Nothing to flush: present for stream writer compatibility."""
+
+    async def awrite(self, data: bytes) -> None:
+        """Append bytes to the buffer (MicroPython stream writer style)."""
+        self.stream.write(data)
+
+    def getvalue(self) -> bytes:
+        """Return the whole contents of the buffer."""
+        return self.stream.getvalue()
+
+    def close(self) -> None:
+        """Close the stream."""
+
+    async def wait_closed(self) -> None:
+        """Nothing to wait for: present for stream compatibility."""
+
+    async def aclose(self) -> None:
+        """Close the stream."""
+
+
+def iscoroutine(obj) -> bool:
+    """Return ``True`` if ``obj`` is a coroutine object.
+
+    MPY: coroutines and generators are the same type on MicroPython, so a
+    generator object also returns ``True`` there.
+    """
+    if _iscoroutine is None:
+        return type(obj) is _GENERATOR_TYPE
+    return _iscoroutine(obj)
+
+
+def _is_async_callable(f) -> bool:
+    """Tell whether calling ``f`` returns an awaitable that must be awaited.
+
+    MPY: ``async def`` functions and generator functions share one type, and
+    closures or bound methods hide their kind; only plain ``def`` functions
+    are known to be synchronous there.
+    """
+    if _iscoroutinefunction is not None:
+        return _iscoroutinefunction(f)
+    return type(f) is not _PLAIN_FUNCTION_TYPE
+
+
+async def invoke_handler(f, *args, **kwargs):
+    """Call a handler, sync or async, and return its result.
+
+    On CPython a ``def`` handler runs in the default thread executor so that
+    it cannot block the loop; on MicroPython it runs inline.
+    """
+    if _is_async_callable(f):
+        result = f(*args, **kwargs)
+        if iscoroutine(result):
+            result = await result
+        return result
+    if _partial is None:  # MPY: no threads to spare, run inline
+        return f(*args, **kwargs)
+    loop = asyncio.get_running_loop()
+    call = _partial(f, *args, **kwargs) if kwargs else _partial(f, *args)
+    result = await loop.run_in_executor(None, call)
+    if iscoroutine(result):  # a sync wrapper around an async function
+        result = await result
+    return result
+
+
+_WEEKDAYS = ('Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun')
+_MONTHS = (
+    'Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun',
+    'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec',
+)  # fmt: skip
+
+
+def http_date(when=None) -> str:
+    """Format a time as an HTTP date (RFC 9110 section 5.6.7).
+
+    :param when: seconds since the epoch, a ``datetime`` (naive ones are
+                 taken as UTC) or ``None`` for now.
+    """
+    if when is None:
+        when = time.time()
+    if hasattr(when, 'utctimetuple'):
+        t = when.utctimetuple()
+    else:
+        t = time.gmtime(int(when))
+    return '%s, %02d %s %04d %02d:%02d:%02d GMT' % (
+        _WEEKDAYS[t[6]],
+        t[2],
+        _MONTHS[t[1] - 1],
+        t[0],
+        t[3],
+        t[4],
+        t[5],
+    )
+
+
+# ============================================================================
+# HTTP errors
+# ============================================================================
+
+STATUS_REASONS = {
+    100: 'Continue', 101: 'Switching Protocols',
+    200: 'OK', 201: 'Created', 202: 'Accepted',
+    203: 'Non-Authoritative Information', 204: 'No Content',
+    205: 'Reset Content', 206: 'Partial Content',
+    300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Found',
+    303: 'See Other', 304: 'Not Modified', 307: 'Temporary Redirect',
+    308: 'Permanent Redirect',
+    400: 'Bad Request', 401: 'Unauthorized', 402: 'Payment Required',
+    403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+    406: 'Not Acceptable', 408: 'Request Timeout', 409: 'Conflict',
+    410: 'Gone', 411: 'Length Required', 412: 'Precondition Failed',
+    413: 'Content Too Large', 414: 'URI Too Long',
+    415: 'Unsupported Media Type', 416: 'Range Not Satisfiable',
+    417: 'Expectation Failed', 418: "I'm a teapot",
+    421: 'Misdirected Request', 422: 'Unprocessable Content',
+    423: 'Locked', 425: 'Too Early', 426: 'Upgrade Required',
+    428: 'Precondition Required', 429: 'Too Many Requests',
+    431: 'Request Header Fields Too Large',
+    451: 'Unavailable For Legal Reasons',
+    500: 'Internal Server Error', 501: 'Not Implemented',
+    502: 'Bad Gateway', 503: 'Service Unavailable',
+    504: 'Gateway Timeout', 505: 'HTTP Version Not Supported',
+}  # fmt: skip
+
+
+class HTTPException(Exception):
+    """An exception that ends the request with an HTTP error response.
+
+    :param status_code: the numeric status code of the response.
+    :param reason: the text of the response body; the standard reason
+                   phrase of the status code by default.
+    """
+
+    def __init__(self, status_code: int, reason: 'Optional[str]' = None):
+        self.status_code = status_code
+        self.reason = reason or STATUS_REASONS.get(status_code, 'N/A')
+        self.headers = None  # type: Optional[dict]
+        super().__init__(status_code, self.reason)
+
+    def __repr__(self):
+        return 'HTTPException: %d' % self.status_code
+
+
+def abort(status_code: int, reason: 'Optional[str]' = None):
+    """Abort the current request and return an error response with the
+    given status code.
+
+    :param status_code: The numeric status code of the response.
+    :param reason: The reason for the response, which is included in the
+                   response body.
+    """
+    raise HTTPException(status_code, reason)
+
+
+# ============================================================================
+# Request parsing (bytes in, values out: no I/O)
+# ============================================================================
+
+_TOKEN_SEPARATORS = b'"(),/:;<=>?@[\\]{} \t'
+
+
+def _is_token(name: bytes) -> bool:
+    """Tell if ``name`` is an RFC 9110 token (section 5.6.2)."""
+    if not name:
+        return False
+    for byte in name:
+        if byte <= 32 or byte >= 127 or byte in _TOKEN_SEPARATORS:
+            return False
+    return True
+
+
+def parse_request_line(line: bytes) -> 'Tuple[str, str, str]':
+    """Parse a request line into ``(method, target, http_version)``.
+
+    The line may still carry its CRLF. Raises ``HTTPException(400)`` when
+    it is malformed (RFC 9112 section 3) and ``HTTPException(505)`` for a
+    major version other than 1.
+    """
+    if line.endswith(b'\r\n'):
+        line = line[:-2]
+    elif line.endswith(b'\n'):
+        line = line[:-1]
+    parts = line.split(b' ')
+    if len(parts) != 3 or not _is_token(parts[0]) or not parts[1]:
+        raise HTTPException(400)
+    method, target, version = parts
+    if not version.startswith(b'HTTP/') or len(version) != 8:
+        raise HTTPException(400)
+    if version[5:6] != b'1' or version[6:7] != b'.':
+        raise HTTPException(505 if version[5:6].isdigit() else 400)
+    for byte in target:  # RFC 9112 section 3.2: no controls, no spaces
+        if byte <= 32 or byte == 127:
+            raise HTTPException(400)
+    try:
+        return method.decode(), target.decode(), version[5:].decode()
+    except UnicodeError:
+        raise HTTPException(400)
+
+
+def parse_header_line(line: bytes) -> 'Tuple[str, str]':
+    """Parse one header field line into ``(lower-case name, value)``.
+
+    Raises ``HTTPException(400)`` for obsolete line folding, whitespace
+    before the colon, a missing colon or control characters in the value
+    (RFC 9112 section 5).
+    """
+    if line.endswith(b'\r\n'):
+        line = line[:-2]
+    elif line.endswith(b'\n'):
+        line = line[:-1]
+    colon = line.find(b':')
+    if colon <= 0 or not _is_token(line[:colon]):
+        raise HTTPException(400)
+    value = line[colon + 1 :].strip(b' \t')
+    for byte in value:
+        if (byte < 32 and byte != 9) or byte == 127:
+            raise HTTPException(400)
+    try:
+        return line[:colon].lower().decode(), value.decode()
+    except UnicodeError:
+        raise HTTPException(400)
+
+
+def parse_content_length(value: str) -> int:
+    """Parse a ``Content-Length`` value made of ASCII digits only.
+
+    ``int()`` alone would accept ``" 3"``, ``"+3"``, ``"3_0"`` and non-ASCII
+    digits, and a list such as ``"3, 3"`` means duplicate headers; all of
+    them raise ``HTTPException(400)`` (RFC 9112 section 6.3).
+    """
+    if not value or len(value) > 18:
+        raise HTTPException(400)
+    for char in value:
+        if char < '0' or char > '9':
+            raise HTTPException(400)
+    return int(value)
+
+
+def parse_cookies(header: str) -> dict:
+    """Parse a ``Cookie`` header into a dictionary.
+
+    Pairs without ``=`` are skipped and empty values are kept as ``''``.
+    """
+    cookies = {}
+    for pair in header.split(';'):
+        name, sep, value = pair.partition('=')
+        name = name.strip()
+        if sep and name:
+            value = value.strip()
+            if len(value) > 1 and value[0] == '"' and value[-1] == '"':
+                value = value[1:-1]
+            cookies[name] = value
+    return cookies
+
+
+def parse_query(query: 'Union[str, bytes]') -> MultiDict:
+    """Parse a query string or urlencoded form body into a ``MultiDict``.
+
+    Raises ``HTTPException(400)`` for invalid percent-encoding.
+    """
+    args = MultiDict()
+    try:
+        if isinstance(query, bytes):
+            query = query.decode()
+        for pair in query.split('&'):
+            if pair:
+                name, _, value = pair.partition('=')
+                args[urldecode(name)] = urldecode(value)
+    except ValueError:  # UnicodeError is a ValueError on both runtimes
+        raise HTTPException(400)
+    return args
+
+
+class _BodyStream:
+    """A reader that returns at most ``length`` bytes of a body."""
+
+    def __init__(self, reader, length: int):
+        self.reader = reader
+        self.remaining = length
+
+    async def read(self, n: int = -1) -> bytes:
+        if self.remaining <= 0:
+            return b''
+        if n < 0 or n > self.remaining:
+            n = self.remaining
+        data = await self.reader.read(n)
+        self.remaining -= len(data)
+        return data
+
+    async def readexactly(self, n: int) -> bytes:
+        if n > self.remaining:
+            raise EOFError()
+        data = await _readexactly(self.reader, n)
+        self.remaining -= n
+        return data
+
+    async def readline(self) -> bytes:
+        line = b''
+        while self.remaining > 0 and not line.endswith(b'\n'):
+            line += await self.readexactly(1)
+        return line
+
+
+async def _readexactly(reader, n: int) -> bytes:
+    """Read exactly ``n`` bytes; a short read raises ``EOFError``."""
+    try:
+        return await reader.readexactly(n)
+    except EOFError:
+        raise
+    except Exception as exc:  # asyncio.IncompleteReadError on CPython
+        if exc.__class__.__name__ == 'IncompleteReadError':
+            raise EOFError()
+        raise
+
+
+async def _readline(reader, limit: int, status: int) -> bytes:
+    """Read one line, raising ``HTTPException(status)`` if over ``limit``.
+
+    A read that fails because the stream's own limit was hit (CPython's
+    StreamReader stops at 64 KiB) gets the same status.
+    """
+    try:
+        line = await reader.readline()
+    except ValueError:  # asyncio.LimitOverrunError and friends
+        raise HTTPException(status)
+    if len(line) > limit:
+        raise HTTPException(status)
+    return line
+
+
+# ============================================================================
+# Request
+# ============================================================================
+
+
+class Request:
+    """An HTTP request."""
+
+    #: Specify the maximum payload size that is accepted. Requests with
+    #: larger payloads will be rejected with a 413 status code.
+    max_content_length = 16 * 1024
+
+    #: Specify the maximum payload size that can be stored in ``body``.
+    #: Larger payloads, up to ``max_content_length``, can only be read from
+    #: ``stream``. Set to 0 to always access the body as a stream.
+    max_body_length = 16 * 1024
+
+    #: Specify the maximum length allowed for a line in the request. A
+    #: longer request line gets a 414 response, a longer header line 431.
+    max_readline = 2 * 1024
+
+    #: The maximum number of header fields in a request (431 above it).
+    max_header_count = 100
+
+    class G:
+        """A general purpose container for request-scoped data."""
+
+    def __init__(
+        self,
+        app: 'Any',
+        client_addr: 'Any',
+        method: str,
+        url: str,
+        http_version: str,
+        headers: 'Union[NoCaseDict, dict]',
+        body: 'Optional[bytes]' = None,
+        stream: 'Any' = None,
+        sock: 'Any' = None,
+        url_prefix: str = '',
+        subapp: 'Any' = None,
+    ):
+        #: The application instance to which this request belongs.
+        self.app = app
+        #: The address of the client, as a tuple (host, port).
+        self.client_addr = client_addr
+        #: The HTTP method of the request.
+        self.method = method
+        #: The request URL, including the path and query string.
+        self.url = url
+        #: The HTTP version of the request, such as ``'1.1'``.
+        self.http_version = http_version
+        if not isinstance(headers, NoCaseDict):
+            headers = NoCaseDict(headers)
+        #: A dictionary with the headers included in the request.
+        self.headers = headers
+        #: The URL prefix, if the endpoint comes from a mounted
+        #: sub-application, or else ''.
+        self.url_prefix = url_prefix
+        #: The sub-application instance, or None if this isn't a mounted
+        #: endpoint.
+        self.subapp = subapp
+        #: The underlying connection, as a ``(reader, writer)`` tuple.
+        self.sock = sock
+        #: ``'https'`` when the request arrived over TLS, else ``'http'``.
+        self.scheme = 'http'
+        #: The route handler function that matched the request.
+        self.route = None  # type: Any
+        #: A general purpose container for applications to store data
+        #: during the life of the request.
+        self.g = Request.G()
+        #: The file uploads, set by the multipart extension.
+        self.files = None  # type: Any
+        self.path, self.query_string = self._split_url(url)
+        self.content_length = 0
+        value = headers.get('Content-Length')
+        if value is not None:
+            self.content_length = parse_content_length(value)
+        self.content_type = headers.get('Content-Type')
+        self._body = body if body is not None else b''
+        self._stream = stream
+        self._args = None  # type: Optional[MultiDict]
+        self._cookies = None  # type: Optional[dict]
+        self._json = None
+        self._json_loaded = False
+        self._form = None  # type: Optional[MultiDict]
+        self._form_loaded = False
+        self.after_request_handlers = []  # type: List[Callable]
+
+    @staticmethod
+    def _split_url(url: str) -> 'Tuple[str, str]':
+        path, _, query_string = url.partition('?')
+        if path.startswith('http://') or path.startswith('https://'):
+            slash = path.find('/', path.find('//') + 2)  # absolute-form
+            path = path[slash:] if slash >= 0 else '/'
+        if '%' in path:
+            try:
+                path = urldecode(path, plus=False)
+            except ValueError:
+                raise HTTPException(400)
+        return path, query_string
+
+    @staticmethod
+    async def create(
+        app: 'Any',
+        client_reader: 'Any',
+        client_writer: 'Any',
+        client_addr: 'Any',
+        scheme: str = 'http',
+    ) -> 'Optional[Request]':
+        """Create a request object.
+
+        :param app: The Microdot application instance.
+        :param client_reader: An input stream from where the request data
+                              can be read.
+        :param client_writer: An output stream where the response data can
+                              be written.
+        :param client_addr: The address of the client, as a tuple.
+        :param scheme: ``'https'`` for a TLS connection.
+
+        This method is a coroutine. It returns a newly created ``Request``
+        object, or ``None`` if the client closed the connection before
+        sending a request. A malformed request raises ``HTTPException``.
+        """
+        line = await _readline(client_reader, Request.max_readline, 414)
+        for _ in range(8):  # RFC 9112 section 2.2: skip a few empty lines
+            if line not in (b'\r\n', b'\n'):
+                break
+            line = await _readline(client_reader, Request.max_readline, 414)
+        if not line:
+            return None
+        method, url, http_version = parse_request_line(line)
+        headers = await Request._read_headers(client_reader)
+        req = Request(
+            app, client_addr, method, url, http_version, headers,
+            sock=(client_reader, client_writer),
+        )  # fmt: skip
+        req.scheme = scheme
+        if 'transfer-encoding' in headers:
+            raise HTTPException(501)
+        length = req.content_length
+        if length and length <= min(
+            Request.max_body_length, Request.max_content_length
+        ):
+            try:
+                req._body = await _readexactly(client_reader, length)
+            except EOFError:
+                raise HTTPException(400)
+        elif length:
+            req._stream = _BodyStream(client_reader, length)
+        return req
+
+    @staticmethod
+    async def _read_headers(reader) -> NoCaseDict:
+        headers = NoCaseDict()
+        count = 0
+        while True:
+            line = await _readline(reader, Request.max_readline, 431)
+            if line in (b'\r\n', b'\n'):
+                return headers
+            if not line:
+                raise HTTPException(400)  # connection closed mid-head
+            count += 1
+            if count > Request.max_header_count:
+                raise HTTPException(431)
+            if line[0] in b' \t':  # obsolete line folding
+                raise HTTPException(400)
+            name, value = parse_header_line(line)
+            if name in headers:
+                joiner = '; ' if name == 'cookie' else ', '
+                value = headers[name] + joiner + value
+            headers[name] = value
+
+    @property
+    def args(self) -> MultiDict:
+        """The parsed query string, as a ``MultiDict`` object."""
+        if self._args is None:
+            self._args = parse_query(self.query_string)
+        return self._args
+
+    @property
+    def cookies(self) -> dict:
+        """A dictionary with the cookies included in the request."""
+        if self._cookies is None:
+            header = self.headers.get('Cookie')
+            self._cookies = parse_cookies(header) if header else {}
+        return self._cookies
+
+    @property
+    def body(self) -> bytes:
+        """The body of the request, as bytes."""
+        return self._body
+
+    @property
+    def stream(self) -> 'Any':
+        """The body of the request, as a bytes stream."""
+        if self._stream is None:
+            self._stream = AsyncBytesIO(self._body)
+        return self._stream
+
+    def _mimetype(self) -> str:
+        if not self.content_type:
+            return ''
+        return self.content_type.split(';')[0].strip().lower()
+
+    @property
+    def json(self) -> 'Any':
+        """The parsed JSON body, or ``None`` if the request does not have a
+        JSON body. An invalid JSON body aborts the request with a 400."""
+        if not self._json_loaded:
+            mimetype = self._mimetype()
+            if mimetype == 'application/json' or mimetype.endswith('+json'):
+                try:
+                    self._json = _json_loads(self.body)
+                except ValueError:
+                    raise HTTPException(400)
+            self._json_loaded = True
+        return self._json
+
+    @property
+    def form(self) -> 'Optional[MultiDict]':
+        """The parsed form submission body, as a ``MultiDict`` object, or
+        ``None`` if the request does not have a form submission."""
+        if not self._form_loaded:
+            if self._mimetype() == 'application/x-www-form-urlencoded':
+                self._form = parse_query(self.body)
+            self._form_loaded = True
+        return self._form
+
+    @form.setter
+    def form(self, value: 'Optional[MultiDict]') -> None:
+        self._form = value
+        self._form_loaded = True
+
+    def after_request(self, f: 'Callable') -> 'Callable':
+        """Register a request-specific function to run after the request is
+        handled. Request-specific after request handlers run at the very
+        end, after the application's own after request handlers. The
+        function must take two arguments, the request and response objects.
+        The return value of the function must be the updated response
+        object.
+
+        Note that the function is not called if the request handler raises
+        an exception and an error response is returned instead.
+        """
+        self.after_request_handlers.append(f)
+        return f
+
+
+# ============================================================================
+# Response formatting (values in, bytes out: no I/O)
+# ============================================================================
+
+
+def _status_line(http_version: str, status_code: int, reason: str) -> bytes:
+    return ('HTTP/%s %d %s\r\n' % (http_version, status_code, reason)).encode()
+
+
+# PERF: status lines of the common codes are built once, at import time.
+_STATUS_LINES = {}  # type: Dict[Tuple[str, int], bytes]
+for _code, _reason in STATUS_REASONS.items():
+    for _version in ('1.0', '1.1'):
+        _STATUS_LINES[(_version, _code)] = _status_line(
+            _version, _code, _reason
+        )
+
+
+def _check_header_value(value: str) -> str:
+    """Refuse CR and LF in a header value: they would start a new header."""
+    if '\r' in value or '\n' in value:
+        raise ValueError('CR or LF in header value')
+    return value
+
+
+def format_response_head(
+    http_version: str,
+    status_code: int,
+    reason: 'Optional[str]',
+    headers: dict,
+) -> bytes:
+    """Build the status line and header block of a response, as bytes.
+
+    Header values may be lists (one header line each, as ``Set-Cookie``
+    needs). A value with CR or LF raises ``ValueError``.
+    """
+    if reason is None:
+        head = _STATUS_LINES.get((http_version, status_code))
+        if head is None:
+            head = _status_line(http_version, status_code, 'N/A')
+    else:
+        head = _status_line(
+            http_version, status_code, _check_header_value(reason)
+        )
+    lines = []
+    for name, value in headers.items():
+        if isinstance(value, list):
+            for item in value:
+                lines.append('%s: %s\r\n' % (name, _check_header_value(item)))
+        else:
+            lines.append(
+                '%s: %s\r\n' % (name, _check_header_value(str(value)))
+            )
+    lines.append('\r\n')
+    return head + ''.join(lines).encode()
+
+
+_COOKIE_FORBIDDEN = ';\r\n\x00'
+
+
+def _check_cookie_part(what: str, text: str) -> str:
+    """Refuse characters that would end a cookie attribute or header."""
+    for char in text:
+        if char in _COOKIE_FORBIDDEN or char < ' ' or char == '\x7f':
+            raise ValueError('invalid character in cookie %s' % what)
+    return text
+
+
+def format_cookie(
+    cookie: str,
+    value: str,
+    path: 'Optional[str]' = None,
+    domain: 'Optional[str]' = None,
+    expires: 'Any' = None,
+    max_age: 'Optional[int]' = None,
+    secure: bool = False,
+    http_only: bool = False,
+    partitioned: bool = False,
+) -> str:
+    """Build the value of a ``Set-Cookie`` header (RFC 6265 section 4.1).
+
+    A name that is not a token, or a value or attribute with ``;``, CR, LF
+    or another control character, raises ``ValueError``, so no attribute
+    or header can be injected through them.
+    """
+    if not _is_token(cookie.encode()):
+        raise ValueError('invalid cookie name')
+    parts = [cookie + '=' + _check_cookie_part('value', str(value))]
+    if path:
+        parts.append('Path=' + _check_cookie_part('path', path))
+    if domain:
+        parts.append('Domain=' + _check_cookie_part('domain', domain))
+    if expires:
+        if not isinstance(expires, str):
+            expires = http_date(expires)
+        parts.append('Expires=' + _check_cookie_part('expires', expires))
+    if max_age is not None:
+        parts.append('Max-Age=%d' % int(max_age))
+    if secure:
+        parts.append('Secure')
+    if http_only:
+        parts.append('HttpOnly')
+    if partitioned:
+        parts.append('Partitioned')
+    return '; '.join(parts)
+
+
+class _BodyIterator:
+    """Asynchronous iterator over the chunks of a response body.
+
+    Bodies can be bytes, file-like objects (sync or async ``read``), sync
+    generators or iterables, and async generators or class-based async
+    iterators. Text chunks are encoded as UTF-8. ``aclose()`` releases the
+    body (closes the file or generator) and runs at the end of iteration.
+    """
+
+    def __init__(self, body, buffer_size: int):
+        self.body = body
+        self.buffer_size = buffer_size
+        self.iterator = None
+        self.done = False
+        if hasattr(body, '__anext__'):
+            self.kind = 'async'
+        elif hasattr(body, 'read'):
+            self.kind = 'file'
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            self.kind = 'bytes'
+        else:
+            self.kind = 'sync'
+            self.iterator = iter(body)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> bytes:
+        while not self.done:
+            chunk = await self._next_chunk()
+            if chunk is None:
+                await self.aclose()
+                break
+            if isinstance(chunk, str):
+                chunk = chunk.encode()
+            if chunk:
+                return chunk
+        raise StopAsyncIteration
+
+    async def _next_chunk(self):
+        if self.kind == 'bytes':
+            self.done = True
+            return bytes(self.body)
+        if self.kind == 'file':
+            chunk = self.body.read(self.buffer_size)
+            if iscoroutine(chunk):
+                chunk = await chunk
+            return chunk or None
+        if self.kind == 'async':
+            try:
+                return await self.body.__anext__()
+            except StopAsyncIteration:
+                return None
+        try:
+            return next(self.iterator)
+        except StopIteration:
+            return None
+
+    async def aclose(self) -> None:
+        """Release the body: close its file or generator."""
+        self.done = True
+        body = self.body
+        if self.kind == 'async' and hasattr(body, 'aclose'):
+            await body.aclose()
+        elif hasattr(body, 'close'):
+            result = body.close()
+            if iscoroutine(result):
+                await result
+
+
+# ============================================================================
+# Response
+# ============================================================================
+
+
+class Response:
+    """An HTTP response class.
+
+    :param body: The body of the response. If a dictionary or list is given,
+                 a JSON formatter is used to generate the body. If a
+                 file-like object or an async generator is given, a
+                 streaming response is used. If a string is given, it is
+                 encoded from UTF-8. Else, the body should be a byte
+                 sequence.
+    :param status_code: The numeric HTTP status code of the response. The
+                        default is 200.
+    :param headers: A dictionary of headers to include in the response.
+    :param reason: A custom reason phrase to add after the status code. The
+                   default is the standard phrase of the status code
+                   ("OK" for 200), or "N/A" for an unknown code.
+    """
+
+    #: File extensions mapped to the content types ``send_file`` uses.
+    types_map = {
+        'css': 'text/css',
+        'csv': 'text/csv',
+        'gif': 'image/gif',
+        'htm': 'text/html',
+        'html': 'text/html',
+        'ico': 'image/x-icon',
+        'jpeg': 'image/jpeg',
+        'jpg': 'image/jpeg',
+        'js': 'application/javascript',
+        'json': 'application/json',
+        'mjs': 'application/javascript',
+        'mp3': 'audio/mpeg',
+        'mp4': 'video/mp4',
+        'pdf': 'application/pdf',
+        'png': 'image/png',
+        'svg': 'image/svg+xml',
+        'txt': 'text/plain',
+        'wasm': 'application/wasm',
+        'webp': 'image/webp',
+        'woff': 'font/woff',
+        'woff2': 'font/woff2',
+        'xml': 'application/xml',
+    }
+
+    #: The size of the chunks in which file bodies are sent.
+    send_file_buffer_size = 1024
+
+    #: The content type to use for responses that do not explicitly define
+    #: a ``Content-Type`` header.
+    default_content_type = 'text/plain'
+
+    #: The default cache control max age used by ``send_file()``. A value
+    #: of ``None`` means that no ``Cache-Control`` header is added.
+    default_send_file_max_age = None  # type: Optional[int]
+
+    #: Special response used to signal that a response does not need to be
+    #: written to the client. Used to exit WebSocket connections cleanly.
+    already_handled = None  # type: Any  # set below the class
+
+    def __init__(
+        self,
+        body: 'Any' = '',
+        status_code: int = 200,
+        headers: 'Optional[dict]' = None,
+        reason: 'Optional[str]' = None,
+    ):
+        if body is None:
+            body = b''
+        self.status_code = status_code
+        self.headers = NoCaseDict(headers)
+        self.reason = reason
+        self.is_head = False
+        if isinstance(body, (dict, list)):
+            self.body = _json_dumps(body)  # type: Any
+            if 'Content-Type' not in self.headers:
+                self.headers['Content-Type'] = 'application/json'
+        elif isinstance(body, str):
+            self.body = body.encode()
+        else:
+            self.body = body
+
+    def set_cookie(
+        self,
+        cookie: str,
+        value: str,
+        path: 'Optional[str]' = None,
+        domain: 'Optional[str]' = None,
+        expires: 'Any' = None,
+        max_age: 'Optional[int]' = None,
+        secure: bool = False,
+        http_only: bool = False,
+        partitioned: bool = False,
+    ) -> None:
+        """Add a cookie to the response.
+
+        :param cookie: The cookie's name.
+        :param value: The cookie's value.
+        :param path: The cookie's path.
+        :param domain: The cookie's domain.
+        :param expires: The cookie expiration time, as a ``datetime``
+                        object, seconds since the epoch or a correctly
+                        formatted string.
+        :param max_age: The cookie's ``Max-Age`` value.
+        :param secure: The cookie's ``secure`` flag.
+        :param http_only: The cookie's ``HttpOnly`` flag.
+        :param partitioned: Whether the cookie is partitioned.
+
+        A value with ``;``, CR, LF or another control character raises
+        ``ValueError``.
+        """
+        header = format_cookie(
+            cookie, value, path=path, domain=domain, expires=expires,
+            max_age=max_age, secure=secure, http_only=http_only,
+            partitioned=partitioned,
+        )  # fmt: skip
+        cookies = self.headers.get('Set-Cookie')
+        if cookies is None:
+            self.headers['Set-Cookie'] = [header]
+        elif isinstance(cookies, list):
+            cookies.append(header)
+        else:
+            self.headers['Set-Cookie'] = [cookies, header]
+
+    def delete_cookie(self, cookie: str, **kwargs) -> None:
+        """Delete a cookie.
+
+        :param cookie: The cookie's name.
+        :param kwargs: Any cookie opens and flags supported by
+                       ``set_cookie()`` except ``expires`` and ``max_age``
+                       (they are ignored if given).
+        """
+        kwargs.pop('expires', None)
+        kwargs.pop('max_age', None)
+        self.set_cookie(
+            cookie, '', expires='Thu, 01 Jan 1970 00:00:01 GMT', max_age=0,
+            **kwargs,
+        )  # fmt: skip
+
+    def complete(self) -> None:
+        """Add the headers that depend on the body: ``Content-Length`` for
+        bodies of known size and the default ``Content-Type``."""
+        no_body = self.status_code in (204, 304) or self.status_code < 200
+        if isinstance(self.body, (bytes, bytearray)) and not no_body:
+            if 'Content-Length' not in self.headers:
+                self.headers['Content-Length'] = str(len(self.body))
+        if 'Content-Type' not in self.headers:
+            content_type = self.default_content_type
+            if content_type.startswith('text/') and 'charset' not in (
+                content_type
+            ):
+                content_type += '; charset=UTF-8'
+            self.headers['Content-Type'] = content_type
+
+    def head_bytes(self, http_version: str = '1.1') -> bytes:
+        """Return the status line and headers of the response as bytes."""
+        return format_response_head(
+            http_version, self.status_code, self.reason, self.headers
+        )
+
+    def body_iter(self) -> '_BodyIterator':
+        """Return an asynchronous iterator over the chunks of the body."""
+        return _BodyIterator(self.body, self.send_file_buffer_size)
+
+    async def write(self, stream: 'Any', http_version: str = '1.1') -> None:
+        """Write the whole response to an asyncio-style stream writer.
+
+        The head and a bytes body go out in one write; other bodies are
+        streamed chunk by chunk. A ``HEAD`` response (``is_head``) sends
+        the headers only.
+        """
+        self.complete()
+        head = self.head_bytes(http_version)
+        body = self.body
+        if self.is_head:
+            stream.write(head)
+            await self.body_iter().aclose()
+        elif isinstance(body, (bytes, bytearray)):
+            stream.write(head + body)  # PERF: one write, one packet
+        else:
+            stream.write(head)
+            async for chunk in self.body_iter():
+                stream.write(chunk)
+                await stream.drain()
+        await stream.drain()
+
+    @classmethod
+    def redirect(cls, location: str, status_code: int = 302) -> 'Response':
+        """Return a redirect response.
+
+        :param location: The URL to redirect to.
+        :param status_code: The 3xx status code to use for the redirect.
+                            The default is 302.
+        """
+        _check_header_value(location)
+        return cls(status_code=status_code, headers={'Location': location})
+
+    @classmethod
+    def send_file(
+        cls,
+        filename: str,
+        status_code: int = 200,
+        content_type: 'Optional[str]' = None,
+        stream: 'Any' = None,
+        max_age: 'Optional[int]' = None,
+        compressed: 'Union[bool, str]' = False,
+        file_extension: str = '',
+    ) -> 'Response':
+        """Send file contents in a response.
+
+        :param filename: The filename of the file.
+        :param status_code: The status code of the response. The default is
+                            200.
+        :param content_type: The ``Content-Type`` header to use in the
+                             response. If omitted, it is generated
+                             automatically from the file extension of the
+                             ``filename`` parameter.
+        :param stream: A file-like object to read the file contents from.
+                       If a stream is given, the ``filename`` parameter is
+                       only used when generating the ``Content-Type``
+                       header.
+        :param max_age: The ``Cache-Control`` header's ``max-age`` value in
+                        seconds. If omitted, the value of the
+                        ``Response.default_send_file_max_age`` attribute is
+                        used.
+        :param compressed: Whether the file is compressed. If ``True``, the
+                           ``Content-Encoding`` header is set to ``gzip``. A
+                           string with the header value can also be passed.
+                           Note that when using this option the file must
+                           have been compressed beforehand. This option only
+                           sets the header.
+        :param file_extension: A file extension to append to the
+                               ``filename`` parameter when opening the file,
+                               including the dot. The extension given here
+                               is not considered when generating the
+                               ``Content-Type`` header.
+
+        A missing file aborts the request with a 404. Security note: the
+        filename is assumed to be trusted. Never pass filenames provided by
+        the user without validating and sanitizing them first.
+        """
+        if content_type is None:
+            extension = filename.rsplit('.', 1)[-1] if '.' in filename else ''
+            content_type = cls.types_map.get(
+                extension.lower(), 'application/octet-stream'
+            )
+        headers = {'Content-Type': content_type}
+        if max_age is None:
+            max_age = cls.default_send_file_max_age
+        if max_age is not None:
+            headers['Cache-Control'] = 'max-age=%d' % max_age
+        if compressed:
+            headers['Content-Encoding'] = (
+                compressed if isinstance(compressed, str) else 'gzip'
+            )
+        if stream is None:
+            stream = cls._open_file(filename + file_extension, headers)
+        return cls(body=stream, status_code=status_code, headers=headers)
+
+    @staticmethod
+    def _open_file(path: str, headers: dict) -> 'Any':
+        try:
+            st = os.stat(path)
+        except OSError:
+            raise HTTPException(404)
+        if st[0] & 0o170000 == 0o040000:  # MPY: open() accepts directories
+            raise HTTPException(404)
+        headers['Content-Length'] = str(st[6])
+        return open(path, 'rb')
+
+
+Response.already_handled = Response()
+
+
+def redirect(location: str, status_code: int = 302) -> Response:
+    """Return a redirect response (see ``Response.redirect``)."""
+    return Response.redirect(location, status_code=status_code)
+
+
+def send_file(filename: str, *args, **kwargs) -> Response:
+    """Send file contents in a response (see ``Response.send_file``)."""
+    return Response.send_file(filename, *args, **kwargs)
+
+
+def make_response(value: 'Any') -> Response:
+    """Build a ``Response`` from a handler's return value.
+
+    Accepted values: a ``Response``; a body; a status code; or a tuple of
+    ``(body, status)``, ``(body, headers)``, ``(body, status, headers)``,
+    ``(status,)`` or ``(status, headers)``.
+    """
+    if isinstance(value, Response):
+        return value
+    if value is None:
+        raise TypeError('the handler did not return a response')
+    if not isinstance(value, tuple):
+        value = (value,)
+    if not value or len(value) > 3:
+        raise TypeError('a response tuple has one to three parts')
+    if _is_status(value[0]):
+        value = ('',) + value
+    body, status_code, headers = value[0], 200, None
+    for part in value[1:]:
+        if _is_status(part):
+            status_code = part
+        elif isinstance(part, dict):
+            headers = part
+        else:
+            raise TypeError('invalid part in response tuple: %r' % (part,))
+    return Response(body, status_code, headers)
+
+
+def _is_status(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# ============================================================================
+# URLPattern
+# ============================================================================
+
+_REGEX_SPECIALS = '\\.^$*+?{}[]|()'
+
+
+def _regex_escape(text: str) -> str:
+    """Escape literal route text for a regex (MPY has no ``re.escape``)."""
+    return ''.join('\\' + c if c in _REGEX_SPECIALS else c for c in text)
+
+
+def _count_groups(pattern: str) -> int:
+    """Count the capturing groups of a user-supplied regex."""
+    count = 0
+    escaped = in_class = False
+    for i, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == '\\':
+            escaped = True
+        elif in_class:
+            in_class = char != ']'
+        elif char == '[':
+            in_class = True
+        elif char == '(' and pattern[i + 1 : i + 2] != '?':
+            count += 1
+    return count
+
+
+def _is_ascii_int(text: str) -> bool:
+    digits = text[1:] if text.startswith('-') else text
+    if not digits:
+        return False
+    for char in digits:
+        if char < '0' or char > '9':
+            return False
+    return True
+
+
+def _parse_int(text: str) -> 'Optional[int]':
+    return int(text) if _is_ascii_int(text) else None
+
+
+class URLPattern:
+    """A compiled URL pattern, such as ``/users/<int:id>``.
+
+    Patterns are compiled once, when a route is registered. Static patterns
+    need no matching at all (the router looks them up in a dictionary);
+    patterns whose dynamic parts each fill a whole path segment match with
+    ``split('/')``; only the others use a regular expression.
+
+    :param url_pattern: the URL pattern to compile.
+    """
+
+    #: The regular expression of each segment type.
+    segment_patterns = {
+        'string': '[^/]+',
+        'int': '-?[0-9]+',
+        'path': '.+',
+    }  # type: Dict[str, str]
+
+    #: The parser of each segment type, which converts the matched text
+    #: (``None`` means no match).
+    segment_parsers = {'int': _parse_int}  # type: Dict[str, Callable]
+
+    def __init__(self, url_pattern: str):
+        self.url_pattern = url_pattern
+        self.segments = []  # type: List[Any]
+        self.regex = None  # type: Any
+        self.args = []  # type: List[Tuple[str, Optional[Callable], int]]
+        self.is_static = '<' not in url_pattern
+        if not self.is_static:
+            self._compile()
+
+    @classmethod
+    def register_type(
+        cls,
+        type_name: str,
+        pattern: str = '[^/]+',
+        parser: 'Optional[Callable]' = None,
+    ) -> None:
+        """Register a custom URL segment type.
+
+        :param type_name: the name used in patterns, as in ``<hex:id>``.
+        :param pattern: the regular expression that a segment of this type
+                        must match.
+        :param parser: a function that converts the matched text; returning
+                       ``None`` means that the URL does not match.
+        """
+        cls.segment_patterns[type_name] = pattern
+        if parser is not None:
+            cls.segment_parsers[type_name] = parser
+        else:
+            cls.segment_parsers.pop(type_name, None)
+
+    @staticmethod
+    def _split_component(component: str) -> 'Tuple[str, str, str]':
+        """Split ``type:name`` (or ``re:regex:name``) into its parts."""
+        if component.startswith('re:'):
+            regex, _, name = component[3:].rpartition(':')
+            if not regex or not name:
+                raise ValueError('invalid re component: ' + component)
+            return 're', name, regex
+        type_name, _, name = component.rpartition(':')
+        type_name = type_name or 'string'
+        if type_name not in URLPattern.segment_patterns:
+            raise ValueError('unknown URL segment type: ' + type_name)
+        return type_name, name, URLPattern.segment_patterns[type_name]
+
+    def _compile(self) -> None:
+        if not self._compile_segments():
+            self._compile_regex(self._tokenize(self.url_pattern))
+
+    def _compile_segments(self) -> bool:
+        """Set up matching by path segments; return False if a regex is
+        needed (a dynamic part that does not fill a whole segment, a
+        custom pattern, ``re:`` or ``path`` before the last segment)."""
+        url_pattern = self.url_pattern
+        if not url_pattern.startswith('/') or '<re:' in url_pattern:
+            return False
+        pieces = url_pattern[1:].split('/')
+        segments = []  # type: List[Any]
+        for i, piece in enumerate(pieces):
+            if '<' not in piece:
+                segments.append(piece)
+                continue
+            if piece[0] != '<' or piece[-1] != '>' or '<' in piece[1:]:
+                return False
+            type_name, name, regex = self._split_component(piece[1:-1])
+            if type_name == 'path' and i == len(pieces) - 1:
+                segments.append((type_name, name, None))
+            elif type_name == 'int' or regex == '[^/]+':
+                segments.append((type_name, name, self._parser(type_name)))
+            else:
+                return False
+        self.segments = segments
+        return True
+
+    @staticmethod
+    def _tokenize(url_pattern: str) -> 'List[Any]':
+        """Split a pattern into literal text and ``(type, name, regex)``."""
+        parts = []  # type: List[Any]
+        rest = url_pattern
+        while rest:
+            start = rest.find('<')
+            if start < 0:
+                parts.append(rest)
+                break
+            end = rest.find('>', start)
+            if end < 0:
+                raise ValueError('unclosed < in URL pattern: ' + url_pattern)
+            if start:
+                parts.append(rest[:start])
+            parts.append(URLPattern._split_component(rest[start + 1 : end]))
+            rest = rest[end + 1 :]
+        return parts
+
+    @staticmethod
+    def _parser(type_name: str) -> 'Optional[Callable]':
+        return URLPattern.segment_parsers.get(type_name)
+
+    def _compile_regex(self, parts: 'List[Any]') -> None:
+        regex = ''
+        group = 1
+        for part in parts:
+            if isinstance(part, str):
+                regex += _regex_escape(part)
+                continue
+            type_name, name, pattern = part
+            parser = None if type_name == 're' else self._parser(type_name)
+            regex += '(' + pattern + ')'
+            self.args.append((name, parser, group))
+            group += 1 + _count_groups(pattern)
+        self.regex = re.compile('^' + regex + '$')
+
+    def match(self, path: str) -> 'Optional[Dict[str, Any]]':
+        """Match a path against this pattern.
+
+        Returns a dictionary with the values of the dynamic components
+        (empty for a static pattern), or ``None`` if the path does not
+        match.
+        """
+        if self.is_static:
+            return {} if path == self.url_pattern else None
+        if self.regex is not None:
+            return self._match_regex(path)
+        return self._match_segments(path)
+
+    def _match_regex(self, path: str) -> 'Optional[Dict[str, Any]]':
+        found = self.regex.match(path)
+        if found is None:
+            return None
+        args = {}
+        for name, parser, group in self.args:
+            value = found.group(group)
+            if parser is not None:
+                value = parser(value)
+                if value is None:
+                    return None
+            args[name] = value
+        return args
+
+    def _match_segments(self, path: str) -> 'Optional[Dict[str, Any]]':
+        if not path.startswith('/'):
+            return None
+        pieces = path[1:].split('/')
+        segments = self.segments
+        if len(pieces) < len(segments):
+            return None
+        args = {}
+        for i, segment in enumerate(segments):
+            piece = pieces[i]
+            if isinstance(segment, str):
+                if piece != segment:
+                    return None
+                continue
+            type_name, name, parser = segment
+            if type_name == 'path':
+                value = '/'.join(pieces[i:])
+                if not value:
+                    return None
+                args[name] = value
+                return args
+            if not piece:
+                return None
+            if parser is not None:
+                piece = parser(piece)
+                if piece is None:
+                    return None
+            args[name] = piece
+        return args if len(pieces) == len(segments) else None
+
+    @property
+    def head(self) -> 'Optional[str]':
+        """The first path segment when it is literal text, else ``None``.
+
+        The router groups dynamic routes by it, so a request is only
+        compared with the patterns that can match its first segment.
+        """
+        if self.is_static or not self.url_pattern.startswith('/'):
+            return None
+        first = self.url_pattern[1:].split('/', 1)
+        if '<' in first[0] or len(first) == 1:
+            return None
+        return first[0]
+
+
+# ============================================================================
+# Microdot
+# ============================================================================
+
+
+class _Route:
+    """A registered route: what the router needs to match and dispatch."""
+
+    def __init__(self, methods, pattern, handler, url_prefix='',
+                 subapp=None, scopes=()):  # fmt: skip
+        self.methods = methods
+        self.pattern = pattern
+        self.handler = handler
+        self.url_prefix = url_prefix
+        self.subapp = subapp
+        # the locally mounted apps whose handlers apply, outermost first
+        self.scopes = scopes
+
+
+class Microdot:
+    """An HTTP application class.
+
+    This class implements an HTTP application instance and is heavily
+    influenced by the ``Flask`` class of the Flask framework. It is
+    typically declared near the start of the main application script.
+    """
+
+    def __init__(self):
+        self.url_map = []  # type: List[_Route]
+        self._static_routes = {}  # type: Dict[str, List[_Route]]
+        self._dynamic_by_head = {}  # type: Dict[str, List[_Route]]
+        self._dynamic_any = []  # type: List[_Route]
+        self.before_request_handlers = []  # type: List[Callable]
+        self.after_request_handlers = []  # type: List[Callable]
+        self.after_error_request_handlers = []  # type: List[Callable]
+        self.error_handlers = {}  # type: Dict[Any, Callable]
+        self.debug = False
+        self.server = None  # type: Any
+        self._stopping = None  # type: Any
+        self._scheme = 'http'
+        self._active = 0
+
+    # -- routing ------------------------------------------------------------
+
+    def route(
+        self, url_pattern: str, methods: 'Optional[List[str]]' = None
+    ) -> 'Callable':
+        """Decorator that is used to register a function as a request
+        handler for a given URL.
+
+        :param url_pattern: The URL pattern that will be compared against
+                            incoming requests.
+        :param methods: The list of HTTP methods to be handled by the
+                        decorated function. If omitted, only ``GET``
+                        requests are handled.
+        """
+
+        def decorated(f):
+            upper = [m.upper() for m in (methods or ['GET'])]
+            self._add_route(_Route(upper, URLPattern(url_pattern), f))
+            return f
+
+        return decorated
+
+    def _add_route(self, route: _Route) -> None:
+        self.url_map.append(route)
+        pattern = route.pattern
+        if pattern.is_static:
+            self._static_routes.setdefault(pattern.url_pattern, []).append(
+                route
+            )
+            return
+        head = pattern.head
+        if head is None:
+            self._dynamic_any.append(route)
+            for routes in self._dynamic_by_head.values():
+                routes.append(route)
+        else:
+            if head not in self._dynamic_by_head:
+                self._dynamic_by_head[head] = list(self._dynamic_any)
+            self._dynamic_by_head[head].append(route)
+
+    def get(self, url_pattern: str) -> 'Callable':
+        """Decorator that is used to register a function as a ``GET``
+        request handler for a given URL.
+
+        :param url_pattern: The URL pattern that will be compared against
+                            incoming requests.
+        """
+        return self.route(url_pattern, methods=['GET'])
+
+    def post(self, url_pattern: str) -> 'Callable':
+        """Decorator that is used to register a function as a ``POST``
+        request handler for a given URL.
+
+        :param url_pattern: The URL pattern that will be compared against
+                            incoming requests.
+        """
+        return self.route(url_pattern, methods=['POST'])
+
+    def put(self, url_pattern: str) -> 'Callable':
+        """Decorator that is used to register a function as a ``PUT``
+        request handler for a given URL.
+
+        :param url_pattern: The URL pattern that will be compared against
+                            incoming requests.
+        """
+        return self.route(url_pattern, methods=['PUT'])
+
+    def patch(self, url_pattern: str) -> 'Callable':
+        """Decorator that is used to register a function as a ``PATCH``
+        request handler for a given URL.
+
+        :param url_pattern: The URL pattern that will be compared against
+                            incoming requests.
+        """
+        return self.route(url_pattern, methods=['PATCH'])
+
+    def delete(self, url_pattern: str) -> 'Callable':
+        """Decorator that is used to register a function as a ``DELETE``
+        request handler for a given URL.
+
+        :param url_pattern: The URL pattern that will be compared against
+                            incoming requests.
+        """
+        return self.route(url_pattern, methods=['DELETE'])
+
+    def before_request(self, f: 'Callable') -> 'Callable':
+        """Decorator to register a function to run before each request is
+        handled. The decorated function must take a single argument, the
+        request object. If it returns a value, that value is the response
+        and the route function is not called."""
+        self.before_request_handlers.append(f)
+        return f
+
+    def after_request(self, f: 'Callable') -> 'Callable':
+        """Decorator to register a function to run after each request is
+        handled. The decorated function must take two arguments, the
+        request and response objects. The return value of the function
+        must be an updated response object."""
+        self.after_request_handlers.append(f)
+        return f
+
+    def after_error_request(self, f: 'Callable') -> 'Callable':
+        """Decorator to register a function to run after an error response
+        is generated. The decorated function must take two arguments, the
+        request and response objects. The return value of the function
+        must be an updated response object. The handler is invoked for
+        error responses generated by Microdot, as well as those returned by
+        application-defined error handlers."""
+        self.after_error_request_handlers.append(f)
+        return f
+
+    def errorhandler(
+        self, status_code_or_exception_class: 'Any'
+    ) -> 'Callable':
+        """Decorator to register a function as an error handler. Error
+        handler functions for numeric HTTP status codes must accept a single
+        argument, the request object. Error handler functions for Python
+        exceptions must accept two arguments, the request object and the
+        exception object.
+
+        :param status_code_or_exception_class: The numeric HTTP status code
+                                               or Python exception class to
+                                               handle.
+        """
+
+        def decorated(f):
+            self.error_handlers[status_code_or_exception_class] = f
+            return f
+
+        return decorated
+
+    def mount(
+        self, subapp: 'Microdot', url_prefix: str = '', local: bool = False
+    ) -> None:
+        """Mount a sub-application, optionally under the given URL prefix.
+
+        :param subapp: The sub-application to mount.
+        :param url_prefix: The URL prefix to mount the application under.
+        :param local: When set to ``True``, the before, after and error
+                      request handlers only apply to endpoints defined in
+                      the sub-application. When ``False``, they apply to the
+                      entire application. The default is ``False``.
+
+        Routes and handlers are copied at mount time: register them on the
+        sub-application before mounting it.
+        """
+        url_prefix = url_prefix.rstrip('/')
+        for route in subapp.url_map:
+            pattern = URLPattern(url_prefix + route.pattern.url_pattern)
+            scopes = route.scopes
+            if local:
+                scopes = (subapp,) + scopes
+            self._add_route(_Route(
+                route.methods, pattern, route.handler,
+                url_prefix + route.url_prefix, route.subapp or subapp, scopes,
+            ))  # fmt: skip
+        if not local:
+            self.before_request_handlers += subapp.before_request_handlers
+            self.after_request_handlers += subapp.after_request_handlers
+            self.after_error_request_handlers += (
+                subapp.after_error_request_handlers
+            )
+            for key, handler in subapp.error_handlers.items():
+                self.error_handlers.setdefault(key, handler)
+
+    @staticmethod
+    def abort(status_code: int, reason: 'Optional[str]' = None):
+        """Abort the current request and return an error response with the
+        given status code.
+
+        :param status_code: The numeric status code of the response.
+        :param reason: The reason for the response, which is included in the
+                       response body.
+        """
+        raise HTTPException(status_code, reason)
+
+    def find_route(
+        self, method: str, path: str
+    ) -> 'Tuple[Any, Any, List[str]]':
+        """Find the route for a method and path.
+
+        Returns ``(route, args, allowed)``: the matching route and its URL
+        arguments, or ``(None, None, methods)`` where ``methods`` lists what
+        the path accepts (empty when no route matches the path at all).
+        Static routes are found with one dictionary lookup; dynamic routes
+        are tried in registration order among those that can match the
+        first path segment.
+        """
+        if method == 'HEAD':
+            method = 'GET'
+        allowed = []  # type: List[str]
+        for route in self._static_routes.get(path, ()):
+            if method in route.methods:
+                return route, {}, allowed
+            allowed += route.methods
+        head = path[1:].split('/', 1)[0]
+        for route in self._dynamic_by_head.get(head, self._dynamic_any):
+            args = route.pattern.match(path)
+            if args is None:
+                continue
+            if method in route.methods:
+                return route, args, allowed
+            allowed += route.methods
+        return None, None, allowed
+
+    # -- dispatch -----------------------------------------------------------
+
+    async def dispatch_request(self, req: Request) -> Response:
+        """Route a request and return its response, errors included.
+
+        Before-request handlers run first (one that returns a value ends
+        the request with that response), then the route handler, then the
+        after-request handlers and the request's own. Exceptions become
+        error responses through the error handlers, and those go through
+        the after-error-request handlers.
+        """
+        try:
+            res = await self._dispatch(req)
+        except Exception as exc:
+            res = await self._error_response(req, exc)
+        if req.method == 'HEAD' and res is not Response.already_handled:
+            res.is_head = True
+        return res
+
+    async def _dispatch(self, req: Request) -> Response:
+        if req.content_length > req.max_content_length:
+            raise HTTPException(413)
+        route, args, allowed = self.find_route(req.method, req.path)
+        if route is None:
+            options = self._no_route(req, allowed)  # an automatic OPTIONS
+            return await self._after_request(req, options, None)
+        req.route = route.handler
+        req._route_entry = route  # type: ignore[attr-defined]
+        req.url_prefix = route.url_prefix
+        req.subapp = route.subapp
+        res = None
+        for handler in self._handlers(route, 'before_request_handlers'):
+            res = await invoke_handler(handler, req)
+            if res is not None:
+                break
+        if res is None:
+            res = await invoke_handler(route.handler, req, **args)
+        res = make_response(res)
+        if res is Response.already_handled:
+            return res
+        return await self._after_request(req, res, route)
+
+    def _no_route(self, req: Request, allowed: 'List[str]') -> Response:
+        if not allowed:
+            raise HTTPException(404)
+        methods = []
+        for method in allowed + ['HEAD', 'OPTIONS']:
+            if method not in methods:
+                methods.append(method)
+        if 'GET' not in methods:
+            methods.remove('HEAD')
+        if req.method == 'OPTIONS':
+            return Response(headers={'Allow': ', '.join(methods)})
+        exc = HTTPException(405)
+        exc.headers = {'Allow': ', '.join(methods)}
+        raise exc
+
+    async def _after_request(
+        self, req: Request, res: Response, route: 'Optional[_Route]'
+    ) -> Response:
+        for handler in self._handlers(route, 'after_request_handlers', True):
+            res = make_response(await invoke_handler(handler, req, res) or res)
+        for handler in req.after_request_handlers:
+            res = make_response(await invoke_handler(handler, req, res) or res)
+        return res
+
+    def _handlers(self, route, attribute, inner_first=False) -> 'List':
+        """The handlers of the app plus those of locally mounted apps.
+
+        Before-request handlers run outermost first; after-request handlers
+        unwind like an onion, innermost first (``inner_first``).
+        """
+        handlers = getattr(self, attribute)
+        if route is None or not route.scopes:
+            return handlers
+        groups = [handlers] + [getattr(app, attribute) for app in route.scopes]
+        if inner_first:
+            groups.reverse()
+        return [handler for group in groups for handler in group]
+
+    def _find_error_handler(self, req: Request, key: 'Any') -> 'Any':
+        """Look up an error handler, innermost local scope first.
+
+        For an exception, the handler of the most specific class that the
+        exception is an instance of wins.
+        """
+        route = self._route_of(req)
+        apps = list(reversed(route.scopes)) if route else []
+        for app in apps + [self]:
+            handlers = app.error_handlers
+            if not isinstance(key, BaseException):
+                if key in handlers:
+                    return handlers[key]
+                continue
+            best = None
+            for cls in handlers:
+                if isinstance(cls, type) and isinstance(key, cls):
+                    if best is None or issubclass(cls, best):
+                        best = cls
+            if best is not None:
+                return handlers[best]
+        return None
+
+    @staticmethod
+    def _route_of(req: Request) -> 'Optional[_Route]':
+        return getattr(req, '_route_entry', None)
+
+    async def _error_response(self, req: Request, exc: Exception) -> Response:
+        """Turn an exception into a response, through the error handlers."""
+        if isinstance(exc, HTTPException):
+            status_code = exc.status_code
+            handler = self._find_error_handler(req, status_code)
+            args = (req,)  # type: tuple
+        else:
+            handler = self._find_error_handler(req, exc)
+            args = (req, exc)
+            if handler is None:
+                _print_exception(exc)
+                status_code = 500
+                exc = HTTPException(500)
+                handler = self._find_error_handler(req, 500)
+                args = (req,)
+            else:
+                status_code = 500
+        res = None
+        if handler is not None:
+            try:
+                res = make_response(await invoke_handler(handler, *args))
+            except Exception as handler_exc:
+                _print_exception(handler_exc)
+                exc = HTTPException(500)
+        if res is None:
+            res = self._default_error(exc, status_code)
+        if isinstance(exc, HTTPException) and exc.headers:
+            for name, value in exc.headers.items():
+                if name not in res.headers:
+                    res.headers[name] = value
+        return await self._after_error(req, res)
+
+    @staticmethod
+    def _default_error(exc: 'Any', status_code: int) -> Response:
+        if isinstance(exc, HTTPException):
+            return Response(exc.reason, exc.status_code)
+        return Response(STATUS_REASONS.get(status_code, 'N/A'), status_code)
+
+    async def _after_error(self, req: Request, res: Response) -> Response:
+        route = self._route_of(req)
+        for handler in self._handlers(route, 'after_error_request_handlers',
+                                      True):  # fmt: skip
+            try:
+                res = make_response(
+                    await invoke_handler(handler, req, res) or res
+                )
+            except Exception as exc:
+                _print_exception(exc)
+        return res
+
+    # -- server ---------------------------------------------------------------
+
+    async def process_request(
+        self,
+        reader: 'Any',
+        writer: 'Any',
+        client_addr: 'Any',
+        scheme: str = 'http',
+    ) -> 'Tuple[Optional[Request], Optional[Response]]':
+        """Read one request from a stream and dispatch it.
+
+        Returns ``(request, response)``, or ``(None, None)`` if the client
+        closed the connection before sending a request. A malformed request
+        gets its error response through the error handlers, with a request
+        object that carries whatever could be parsed.
+        """
+        try:
+            req = await Request.create(
+                self, reader, writer, client_addr, scheme=scheme
+            )
+        except HTTPException as exc:
+            req = Request(self, client_addr, '', '/', '1.1', NoCaseDict(),
+                          sock=(reader, writer))  # fmt: skip
+            return req, await self._error_response(req, exc)
+        if req is None:
+            return None, None
+        return req, await self.dispatch_request(req)
+
+    async def handle_request(self, reader: 'Any', writer: 'Any') -> None:
+        """Serve one client connection: read a request, write its response
+        and close the connection."""
+        self._active += 1
+        try:
+            await self._serve_connection(reader, writer)
+        except Exception as exc:  # a vanished client must not stop others
+            if self.debug and not _is_connection_error(exc):
+                _print_exception(exc)
+        finally:
+            self._active -= 1
+            await _close_writer(writer)
+
+    async def _serve_connection(self, reader, writer) -> None:
+        peer = _address(writer.get_extra_info('peername'))
+        try:
+            req, res = await self.process_request(
+                reader, writer, peer, self._scheme
+            )
+        except Exception as exc:  # resets and EOFs while reading the request
+            if not _is_connection_error(exc):
+                raise
+            return
+        if req is None or res is None or res is Response.already_handled:
+            return
+        res.headers['Connection'] = 'close'
+        try:
+            await res.write(writer, '1.0' if req.http_version == '1.0'
+                            else '1.1')  # fmt: skip
+        except ValueError as exc:  # a header value with CR or LF
+            _print_exception(exc)
+            writer.write(
+                b'HTTP/1.1 500 Internal Server Error\r\n'
+                b'Content-Length: 0\r\nConnection: close\r\n\r\n'
+            )
+            await writer.drain()
+        if self.debug:
+            print('%s %s %s %d' % (
+                req.client_addr[0] if req.client_addr else '-',
+                req.method, req.url, res.status_code,
+            ))  # fmt: skip
+
+    async def start_server(
+        self,
+        host: str = '0.0.0.0',
+        port: int = 5000,
+        debug: bool = False,
+        ssl: 'Any' = None,
+        start_serving: bool = True,
+    ) -> None:
+        """Start the Microdot web server as a coroutine. This coroutine does
+        not normally return, as the server enters an endless listening loop.
+        The ``shutdown()`` function provides a method for terminating the
+        server gracefully.
+
+        :param host: The hostname or IP address of the network interface
+                     that will be listening for requests. A value of
+                     ``'0.0.0.0'`` (the default) indicates that the server
+                     should listen for requests on all the available
+                     interfaces, and a value of ``127.0.0.1`` indicates that
+                     the server should listen for requests only on the
+                     internal networking interface of the host.
+        :param port: The port number to listen for requests. The default is
+                     port 5000.
+        :param debug: If ``True``, the server logs debugging information.
+                      The default is ``False``.
+        :param ssl: An ``SSLContext`` instance or ``None`` if the server
+                    should not use TLS. The default is ``None``.
+        :param start_serving: If ``False``, the coroutine returns as soon as
+                              the socket is listening, leaving the server
+                              running in the background (``self.server``);
+                              ``shutdown()`` still stops it.
+
+        This method is a coroutine.
+        """
+        self.debug = debug
+        self._scheme = 'https' if ssl else 'http'
+        self._stopping = asyncio.Event()
+        self.server = await asyncio.start_server(
+            self.handle_request, host, port, ssl=ssl
+        )
+        if debug:
+            print('Starting server on %s:%d...' % (host, port))
+        if start_serving:
+            await self._serve_until_shutdown()
+        else:
+            asyncio.create_task(self._serve_until_shutdown())
+
+    async def _serve_until_shutdown(self) -> None:
+        await self._stopping.wait()
+        self.server.close()
+        await self.server.wait_closed()
+        for _ in range(500):  # let in-flight requests finish, at most 5 s
+            if self._active <= 0:
+                break
+            await asyncio.sleep(0.01)
+        self.server = None
+
+    def run(
+        self,
+        host: str = '0.0.0.0',
+        port: int = 5000,
+        debug: bool = False,
+        ssl: 'Any' = None,
+    ) -> None:
+        """Start the web server. This function does not normally return, as
+        the server enters an endless listening loop. The ``shutdown()``
+        function provides a method for terminating the server gracefully.
+
+        :param host: The hostname or IP address of the network interface
+                     that will be listening for requests.
+        :param port: The port number to listen for requests. The default is
+                     port 5000.
+        :param debug: If ``True``, the server logs debugging information.
+                      The default is ``False``.
+        :param ssl: An ``SSLContext`` instance or ``None`` if the server
+                    should not use TLS. The default is ``None``.
+        """
+        try:
+            asyncio.run(self.start_server(host=host, port=port, debug=debug,
+                                          ssl=ssl))  # fmt: skip
+        except KeyboardInterrupt:
+            pass
+
+    def shutdown(self) -> None:
+        """Request a server shutdown. The server will then exit its request
+        listening loop and the ``run()`` function will return. This function
+        can be safely called from a route handler, as it only schedules the
+        server to terminate as soon as the request completes."""
+        if self._stopping is not None:
+            self._stopping.set()
+
+
+def _address(peer: 'Any') -> 'Any':
+    """Return a client address as a ``(host, port)`` tuple.
+
+    MPY: the unix port gives a raw ``sockaddr`` buffer; an IPv4 one is
+    decoded, anything else is returned as it is.
+    """
+    if isinstance(peer, (bytes, bytearray)) and len(peer) >= 8:
+        if peer[0] == 2:  # AF_INET: port, then the four address bytes
+            host = '.'.join(str(byte) for byte in peer[4:8])
+            return host, (peer[2] << 8) | peer[3]
+    return peer
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """Tell if an exception means that the client went away: resets,
+    broken pipes and TLS errors are ``OSError`` subclasses, and a stream
+    that ends early raises an ``EOFError`` subclass."""
+    return isinstance(exc, (OSError, EOFError))
+
+
+async def _close_writer(writer) -> None:
+    try:
+        writer.close()
+        await writer.wait_closed()
+    except Exception:  # the peer may already be gone
+        pass
