@@ -767,7 +767,8 @@ class Request:
     @staticmethod
     def _split_url(url: str) -> 'Tuple[str, str]':
         path, _, query_string = url.partition('?')
-        if path.startswith('http://') or path.startswith('https://'):
+        scheme = path[:8].lower()  # RFC 3986 section 3.1: case-insensitive
+        if scheme.startswith('http://') or scheme == 'https://':
             slash = path.find('/', path.find('//') + 2)  # absolute-form
             path = path[slash:] if slash >= 0 else '/'
         if '%' in path:
@@ -933,13 +934,21 @@ def _status_line(http_version: str, status_code: int, reason: str) -> bytes:
     return ('HTTP/%s %d %s\r\n' % (http_version, status_code, reason)).encode()
 
 
-# PERF: status lines of the common codes are built once, at import time.
+# PERF: each status line is built once and then served from this table.
+# MPY: it fills on first use instead of at import, which would hold about
+# 12 KB of heap for lines most applications never send.
 _STATUS_LINES = {}  # type: Dict[Tuple[str, int], bytes]
-for _code, _reason in STATUS_REASONS.items():
-    for _version in ('1.0', '1.1'):
-        _STATUS_LINES[(_version, _code)] = _status_line(
-            _version, _code, _reason
-        )
+
+
+def status_line(http_version: str, status_code: int) -> bytes:
+    """Return the status line of a response with the standard reason
+    phrase (``N/A`` for an unknown code), CRLF included, from the table."""
+    key = (http_version, status_code)
+    line = _STATUS_LINES.get(key)
+    if line is None:
+        reason = STATUS_REASONS.get(status_code, 'N/A')
+        line = _STATUS_LINES[key] = _status_line(*key, reason)
+    return line
 
 
 def _check_header_value(value: str) -> str:
@@ -961,9 +970,7 @@ def format_response_head(
     needs). A value with CR or LF raises ``ValueError``.
     """
     if reason is None:
-        head = _STATUS_LINES.get((http_version, status_code))
-        if head is None:
-            head = _status_line(http_version, status_code, 'N/A')
+        head = status_line(http_version, status_code)
     else:
         head = _status_line(
             http_version, status_code, _check_header_value(reason)
@@ -1044,7 +1051,7 @@ class _BodyIterator:
         self.body = body
         self.buffer_size = buffer_size
         self.iterator = None
-        self.done = False
+        self.done = self.closed = False
         if hasattr(body, '__anext__'):
             self.kind = 'async'
         elif hasattr(body, 'read'):
@@ -1090,8 +1097,10 @@ class _BodyIterator:
             return None
 
     async def aclose(self) -> None:
-        """Release the body: close its file or generator."""
-        self.done = True
+        """Release the body: close its file or generator (once)."""
+        if self.closed:
+            return
+        self.done = self.closed = True
         body = self.body
         if self.kind == 'async' and hasattr(body, 'aclose'):
             await body.aclose()
@@ -1285,9 +1294,13 @@ class Response:
             stream.write(head + body)  # PERF: one write, one packet
         else:
             stream.write(head)
-            async for chunk in self.body_iter():
-                stream.write(chunk)
-                await stream.drain()
+            body_iter = self.body_iter()
+            try:
+                async for chunk in body_iter:
+                    stream.write(chunk)
+                    await stream.drain()
+            finally:  # the client may be gone: release the body anyway
+                await body_iter.aclose()
         await stream.drain()
 
     @classmethod
@@ -1898,11 +1911,11 @@ class Microdot:
         are tried in registration order among those that can match the
         first path segment.
         """
-        if method == 'HEAD':
-            method = 'GET'
+        # HEAD is served by an explicit HEAD route or else by a GET route
+        fallback = 'GET' if method == 'HEAD' else method
         allowed = []  # type: List[str]
         for route in self._static_routes.get(path, ()):
-            if method in route.methods:
+            if method in route.methods or fallback in route.methods:
                 return route, {}, allowed
             allowed += route.methods
         head = path[1:].split('/', 1)[0]
@@ -1910,7 +1923,7 @@ class Microdot:
             args = route.pattern.match(path)
             if args is None:
                 continue
-            if method in route.methods:
+            if method in route.methods or fallback in route.methods:
                 return route, args, allowed
             allowed += route.methods
         return None, None, allowed
@@ -1960,12 +1973,11 @@ class Microdot:
     def _no_route(self, req: Request, allowed: 'List[str]') -> Response:
         if not allowed:
             raise HTTPException(404)
-        methods = []
-        for method in allowed + ['HEAD', 'OPTIONS']:
+        methods = []  # type: List[str]
+        implied = ['HEAD', 'OPTIONS'] if 'GET' in allowed else ['OPTIONS']
+        for method in allowed + implied:
             if method not in methods:
                 methods.append(method)
-        if 'GET' not in methods:
-            methods.remove('HEAD')
         if req.method == 'OPTIONS':
             return Response(headers={'Allow': ', '.join(methods)})
         exc = HTTPException(405)
