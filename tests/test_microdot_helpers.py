@@ -1298,3 +1298,12 @@ def test_json_fast_path_falls_back_for_non_string_keys():
     data = {1: 'a'}
     assert core._json_dumps(data) == b'{"1":"a"}'
     assert _pure_json_dumps(data) == b'{"1":"a"}'
+
+
+def test_format_response_head_refuses_crlf_in_header_name():
+    try:
+        format_response_head('1.1', 200, None, {'X\r\nEvil': 'a'})
+    except ValueError:
+        pass
+    else:
+        assert False, 'a header name with CR LF was accepted'

@@ -1313,3 +1313,16 @@ def test_json_list_without_orjson_same_bytes():
         core._orjson = saved
     assert with_orjson == b'[1,"x",[null,{"k":0}]]'
     assert without_orjson == with_orjson
+
+
+def test_json_non_ascii_without_orjson_same_bytes():
+    value = {'name': 'h\u00e9 \u2603'}
+    saved = core._orjson
+    with_orjson = Response(value).body
+    core._orjson = None
+    try:
+        without_orjson = Response(value).body
+    finally:
+        core._orjson = saved
+    assert with_orjson == b'{"name":"h\xc3\xa9 \xe2\x98\x83"}'
+    assert without_orjson == with_orjson

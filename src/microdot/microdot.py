@@ -84,7 +84,10 @@ def _json_dumps(obj) -> bytes:
             return _orjson.dumps(obj)
         except TypeError:  # orjson refuses non-str keys and huge ints
             pass
-    return json.dumps(obj, separators=(',', ':')).encode()
+    if IS_MICROPYTHON:  # MPY: no ensure_ascii; non-ASCII text stays UTF-8
+        return json.dumps(obj, separators=(',', ':')).encode()
+    # UTF-8 rather than \u escapes, the same bytes as orjson and MicroPython
+    return json.dumps(obj, separators=(',', ':'), ensure_ascii=False).encode()
 
 
 def _json_loads(data):
@@ -532,10 +535,17 @@ def parse_request_line(line: bytes) -> 'Tuple[str, str, str]':
     if len(parts) != 3 or not _is_token(parts[0]) or not parts[1]:
         raise HTTPException(400)
     method, target, version = parts
-    if not version.startswith(b'HTTP/') or len(version) != 8:
+    # RFC 9112 section 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT
+    if (
+        len(version) != 8
+        or not version.startswith(b'HTTP/')
+        or not version[5:6].isdigit()
+        or version[6:7] != b'.'
+        or not version[7:8].isdigit()
+    ):
         raise HTTPException(400)
-    if version[5:6] != b'1' or version[6:7] != b'.':
-        raise HTTPException(505 if version[5:6].isdigit() else 400)
+    if version[5:6] != b'1':
+        raise HTTPException(505)
     for byte in target:  # RFC 9112 section 3.2: no controls, no spaces
         if byte <= 32 or byte == 127:
             raise HTTPException(400)
@@ -977,6 +987,7 @@ def format_response_head(
         )
     lines = []
     for name, value in headers.items():
+        _check_header_value(name)
         if isinstance(value, list):
             for item in value:
                 lines.append('%s: %s\r\n' % (name, _check_header_value(item)))
@@ -1023,7 +1034,7 @@ def format_cookie(
         parts.append('Path=' + _check_cookie_part('path', path))
     if domain:
         parts.append('Domain=' + _check_cookie_part('domain', domain))
-    if expires:
+    if expires is not None and expires != '':  # the epoch (0) is valid
         if not isinstance(expires, str):
             expires = http_date(expires)
         parts.append('Expires=' + _check_cookie_part('expires', expires))
@@ -1449,18 +1460,34 @@ def _count_groups(pattern: str) -> int:
     """Count the capturing groups of a user-supplied regex."""
     count = 0
     escaped = in_class = False
+    class_start = -1
     for i, char in enumerate(pattern):
         if escaped:
             escaped = False
         elif char == '\\':
             escaped = True
         elif in_class:
-            in_class = char != ']'
+            # a ']' right after '[' or '[^' is a literal, not the end
+            if char == ']' and i > class_start:
+                in_class = False
         elif char == '[':
             in_class = True
+            class_start = i + 1
+            if pattern[i + 1 : i + 2] == '^':
+                class_start += 1
         elif char == '(' and pattern[i + 1 : i + 2] != '?':
             count += 1
     return count
+
+
+def _is_identifier(name: str) -> bool:
+    """Tell if ``name`` can be a keyword argument (MPY: no isidentifier)."""
+    if not name or name[0].isdigit():
+        return False
+    for char in name:
+        if not (char == '_' or char.isalpha() or char.isdigit()):
+            return False
+    return True
 
 
 def _is_ascii_int(text: str) -> bool:
@@ -1534,11 +1561,13 @@ class URLPattern:
         """Split ``type:name`` (or ``re:regex:name``) into its parts."""
         if component.startswith('re:'):
             regex, _, name = component[3:].rpartition(':')
-            if not regex or not name:
+            if not regex or not _is_identifier(name):
                 raise ValueError('invalid re component: ' + component)
             return 're', name, regex
         type_name, _, name = component.rpartition(':')
         type_name = type_name or 'string'
+        if not _is_identifier(name):
+            raise ValueError('invalid argument name: ' + component)
         if type_name not in URLPattern.segment_patterns:
             raise ValueError('unknown URL segment type: ' + type_name)
         return type_name, name, URLPattern.segment_patterns[type_name]
