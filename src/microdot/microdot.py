@@ -230,7 +230,7 @@ class NoCaseDict(dict):
             self[key] = default
         return self[key]
 
-    def update(self, other_dict=(), **kwargs):
+    def update(self, other_dict=(), **kwargs):  # type: ignore[override]
         items = other_dict.items() if hasattr(other_dict, 'items') else []
         for key, value in items:
             self[key] = value
@@ -1061,7 +1061,7 @@ class _BodyIterator:
     def __init__(self, body, buffer_size: int):
         self.body = body
         self.buffer_size = buffer_size
-        self.iterator = None
+        self.iterator = None  # type: Any
         self.done = self.closed = False
         if hasattr(body, '__anext__'):
             self.kind = 'async'

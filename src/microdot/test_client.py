@@ -172,6 +172,7 @@ class TestClient:
         ``Response.already_handled``.
         """
         raw = self._build_request(method, path, headers, body)
+        reader = writer = None  # type: Any
         if sock is None:
             reader, writer = AsyncBytesIO(raw), AsyncBytesIO()
         else:
