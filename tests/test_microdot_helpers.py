@@ -1307,3 +1307,8 @@ def test_format_response_head_refuses_crlf_in_header_name():
         pass
     else:
         assert False, 'a header name with CR LF was accepted'
+
+
+def test_package_reexports_data_structures():
+    assert microdot.MultiDict is MultiDict
+    assert microdot.NoCaseDict is NoCaseDict

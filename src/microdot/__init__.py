@@ -3,6 +3,8 @@
 from microdot.microdot import (  # noqa: F401
     AsyncBytesIO,
     Microdot,
+    MultiDict,
+    NoCaseDict,
     Request,
     Response,
     URLPattern,
