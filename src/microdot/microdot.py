@@ -753,6 +753,7 @@ class Request:
         self.scheme = 'http'
         #: The route handler function that matched the request.
         self.route = None  # type: Any
+        self._route_entry = None  # type: Any  # the matched _Route
         #: A general purpose container for applications to store data
         #: during the life of the request.
         self.g = Request.G()
@@ -1984,7 +1985,7 @@ class Microdot:
             options = self._no_route(req, allowed)  # an automatic OPTIONS
             return await self._after_request(req, options, None)
         req.route = route.handler
-        req._route_entry = route  # type: ignore[attr-defined]
+        req._route_entry = route
         req.url_prefix = route.url_prefix
         req.subapp = route.subapp
         res = None
@@ -2061,45 +2062,39 @@ class Microdot:
 
     @staticmethod
     def _route_of(req: Request) -> 'Optional[_Route]':
-        return getattr(req, '_route_entry', None)
+        return req._route_entry
 
     async def _error_response(self, req: Request, exc: Exception) -> Response:
-        """Turn an exception into a response, through the error handlers."""
+        """Turn an exception into a response, through the error handlers.
+
+        An exception without a handler is printed and becomes a 500; a
+        failing error handler also gives the default 500 response.
+        """
+        args = (req,)  # type: tuple
         if isinstance(exc, HTTPException):
-            status_code = exc.status_code
-            handler = self._find_error_handler(req, status_code)
-            args = (req,)  # type: tuple
+            error = exc
+            handler = self._find_error_handler(req, error.status_code)
         else:
+            error = HTTPException(500)
             handler = self._find_error_handler(req, exc)
-            args = (req, exc)
-            if handler is None:
-                _print_exception(exc)
-                status_code = 500
-                exc = HTTPException(500)
-                handler = self._find_error_handler(req, 500)
-                args = (req,)
+            if handler is not None:
+                args = (req, exc)
             else:
-                status_code = 500
+                _print_exception(exc)
+                handler = self._find_error_handler(req, 500)
         res = None
         if handler is not None:
             try:
                 res = make_response(await invoke_handler(handler, *args))
-            except Exception as handler_exc:
+            except Exception as handler_exc:  # None is a TypeError too
                 _print_exception(handler_exc)
-                exc = HTTPException(500)
+                error = HTTPException(500)
         if res is None:
-            res = self._default_error(exc, status_code)
-        if isinstance(exc, HTTPException) and exc.headers:
-            for name, value in exc.headers.items():
-                if name not in res.headers:
-                    res.headers[name] = value
+            res = Response(error.reason, error.status_code)
+        for name, value in (error.headers or {}).items():
+            if name not in res.headers:  # such as Allow on a 405
+                res.headers[name] = value
         return await self._after_error(req, res)
-
-    @staticmethod
-    def _default_error(exc: 'Any', status_code: int) -> Response:
-        if isinstance(exc, HTTPException):
-            return Response(exc.reason, exc.status_code)
-        return Response(STATUS_REASONS.get(status_code, 'N/A'), status_code)
 
     async def _after_error(self, req: Request, res: Response) -> Response:
         route = self._route_of(req)
