@@ -432,3 +432,85 @@ async def test_port_is_released_after_shutdown():
     finally:
         await server.stop()
     assert serverutil.port_is_free(server.port)
+
+
+# -- failures while writing the response -------------------------------------
+
+
+def make_failing_response_app():
+    app = Microdot()
+
+    @app.route('/bad-header')
+    async def bad_header(req):
+        return 'x', 200, {'X-Evil': 'a\r\nSet-Cookie: injected=1'}
+
+    @app.route('/broken-stream')
+    async def broken_stream(req):
+        def generate():
+            yield 'first chunk'
+            raise RuntimeError('stream failed')
+
+        return generate()
+
+    @app.route('/')
+    async def index(req):
+        return 'still here'
+
+    return app
+
+
+async def test_header_with_crlf_is_never_sent():
+    server = await serverutil.start(make_failing_response_app())
+    try:
+        raw = await server.exchange(
+            serverutil.build_request(server.port, 'GET', '/bad-header')
+        )
+    finally:
+        await server.stop()
+    assert raw == (
+        b'HTTP/1.1 500 Internal Server Error\r\n'
+        b'Content-Length: 0\r\nConnection: close\r\n\r\n'
+    )
+
+
+async def test_stream_failing_midway_closes_and_server_keeps_serving():
+    server = await serverutil.start(make_failing_response_app())
+    try:
+        broken = await server.request('GET', '/broken-stream')
+        res = await server.request('GET', '/')
+    finally:
+        await server.stop()
+    assert broken.status_line == b'HTTP/1.1 200 OK'
+    assert broken.body == b'first chunk'
+    assert res.body == b'still here'
+
+
+async def test_start_server_without_serving_returns_and_serves():
+    app = Microdot()
+
+    @app.route('/')
+    async def index(req):
+        return 'background'
+
+    for _ in range(serverutil.PORT_ATTEMPTS):
+        port = serverutil._choose_port()
+        try:
+            await app.start_server(
+                host=serverutil.HOST, port=port, start_serving=False
+            )
+            break
+        except OSError:
+            continue
+    try:
+        if not serverutil.IS_MICROPYTHON:
+            port = app.server.sockets[0].getsockname()[1]
+        res = serverutil.HTTPResponse(
+            await serverutil.exchange(
+                port, serverutil.build_request(port, 'GET', '/')
+            )
+        )
+    finally:
+        app.shutdown()
+        await serverutil.poll(lambda: app.server is None, 5)
+    assert res.body == b'background'
+    assert app.server is None

@@ -1050,6 +1050,12 @@ def format_cookie(
     return '; '.join(parts)
 
 
+_HEAD_ERROR_RESPONSE = (
+    b'HTTP/1.1 500 Internal Server Error\r\n'
+    b'Content-Length: 0\r\nConnection: close\r\n\r\n'
+)
+
+
 class _BodyIterator:
     """Asynchronous iterator over the chunks of a response body.
 
@@ -1297,7 +1303,14 @@ class Response:
         the headers only.
         """
         self.complete()
-        head = self.head_bytes(http_version)
+        try:
+            head = self.head_bytes(http_version)
+        except ValueError as exc:  # a header with CR or LF: never send it
+            _print_exception(exc)
+            stream.write(_HEAD_ERROR_RESPONSE)
+            await stream.drain()
+            await self.body_iter().aclose()
+            return
         body = self.body
         if self.is_head:
             stream.write(head)
@@ -1751,6 +1764,7 @@ class Microdot:
         self.server = None  # type: Any
         self._stopping = None  # type: Any
         self._scheme = 'http'
+        self._serve_task = None  # type: Any
         self._active = 0
 
     # -- routing ------------------------------------------------------------
@@ -2143,7 +2157,7 @@ class Microdot:
         try:
             await self._serve_connection(reader, writer)
         except Exception as exc:  # a vanished client must not stop others
-            if self.debug and not _is_connection_error(exc):
+            if not _is_connection_error(exc):  # an application bug
                 _print_exception(exc)
         finally:
             self._active -= 1
@@ -2162,16 +2176,7 @@ class Microdot:
         if req is None or res is None or res is Response.already_handled:
             return
         res.headers['Connection'] = 'close'
-        try:
-            await res.write(writer, '1.0' if req.http_version == '1.0'
-                            else '1.1')  # fmt: skip
-        except ValueError as exc:  # a header value with CR or LF
-            _print_exception(exc)
-            writer.write(
-                b'HTTP/1.1 500 Internal Server Error\r\n'
-                b'Content-Length: 0\r\nConnection: close\r\n\r\n'
-            )
-            await writer.drain()
+        await res.write(writer, '1.0' if req.http_version == '1.0' else '1.1')
         if self.debug:
             print('%s %s %s %d' % (
                 req.client_addr[0] if req.client_addr else '-',
@@ -2221,8 +2226,10 @@ class Microdot:
             print('Starting server on %s:%d...' % (host, port))
         if start_serving:
             await self._serve_until_shutdown()
-        else:
-            asyncio.create_task(self._serve_until_shutdown())
+        else:  # keep a reference: the loop only holds tasks weakly
+            self._serve_task = asyncio.create_task(
+                self._serve_until_shutdown()
+            )
 
     async def _serve_until_shutdown(self) -> None:
         await self._stopping.wait()
