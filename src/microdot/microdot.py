@@ -49,10 +49,6 @@ except ImportError:  # MPY: no functools or inspect
     _iscoroutinefunction = None  # type: ignore
 
 
-async def _async_probe():  # pragma: no cover - only its type is used
-    pass
-
-
 def _generator_probe():  # pragma: no cover - only its type is used
     yield
 
@@ -92,11 +88,8 @@ def _json_dumps(obj) -> bytes:
 
 def _json_loads(data):
     """Parse JSON from bytes or str."""
-    if _orjson is not None:
-        try:
-            return _orjson.loads(data)
-        except _orjson.JSONDecodeError as exc:
-            raise ValueError(str(exc))
+    if _orjson is not None:  # its JSONDecodeError is a ValueError too
+        return _orjson.loads(data)
     return json.loads(data)
 
 
@@ -354,7 +347,7 @@ class AsyncBytesIO:
 
     async def awrite(self, data: bytes) -> None:
         """Append bytes to the buffer (MicroPython stream writer style)."""
-        self.stream.write(data)
+        self.write(data)
 
     def getvalue(self) -> bytes:
         """Return the whole contents of the buffer."""
@@ -407,7 +400,7 @@ async def invoke_handler(f, *args, **kwargs):
     if _partial is None:  # MPY: no threads to spare, run inline
         return f(*args, **kwargs)
     loop = asyncio.get_running_loop()
-    call = _partial(f, *args, **kwargs) if kwargs else _partial(f, *args)
+    call = _partial(f, *args, **kwargs)
     result = await loop.run_in_executor(None, call)
     if iscoroutine(result):  # a sync wrapper around an async function
         result = await result
@@ -520,6 +513,15 @@ def _is_token(name: bytes) -> bool:
     return True
 
 
+def _strip_eol(line: bytes) -> bytes:
+    """Remove the CRLF (or bare LF, RFC 9112 section 2.2) ending a line."""
+    if line.endswith(b'\r\n'):
+        return line[:-2]
+    if line.endswith(b'\n'):
+        return line[:-1]
+    return line
+
+
 def parse_request_line(line: bytes) -> 'Tuple[str, str, str]':
     """Parse a request line into ``(method, target, http_version)``.
 
@@ -527,10 +529,7 @@ def parse_request_line(line: bytes) -> 'Tuple[str, str, str]':
     it is malformed (RFC 9112 section 3) and ``HTTPException(505)`` for a
     major version other than 1.
     """
-    if line.endswith(b'\r\n'):
-        line = line[:-2]
-    elif line.endswith(b'\n'):
-        line = line[:-1]
+    line = _strip_eol(line)
     parts = line.split(b' ')
     if len(parts) != 3 or not _is_token(parts[0]) or not parts[1]:
         raise HTTPException(400)
@@ -562,10 +561,7 @@ def parse_header_line(line: bytes) -> 'Tuple[str, str]':
     before the colon, a missing colon or control characters in the value
     (RFC 9112 section 5).
     """
-    if line.endswith(b'\r\n'):
-        line = line[:-2]
-    elif line.endswith(b'\n'):
-        line = line[:-1]
+    line = _strip_eol(line)
     colon = line.find(b':')
     if colon <= 0 or not _is_token(line[:colon]):
         raise HTTPException(400)
@@ -609,6 +605,21 @@ def parse_cookies(header: str) -> dict:
                 value = value[1:-1]
             cookies[name] = value
     return cookies
+
+
+def mimetype(content_type: 'Optional[str]') -> str:
+    """Return the media type of a ``Content-Type`` value, lower-cased and
+    without parameters (``''`` when there is none)."""
+    if not content_type:
+        return ''
+    return content_type.split(';')[0].strip().lower()
+
+
+def is_json_content_type(content_type: 'Optional[str]') -> bool:
+    """Tell if a ``Content-Type`` is JSON (``application/json`` or a
+    ``+json`` structured syntax suffix, RFC 6839)."""
+    media_type = mimetype(content_type)
+    return media_type == 'application/json' or media_type.endswith('+json')
 
 
 def parse_query(query: 'Union[str, bytes]') -> MultiDict:
@@ -887,18 +898,12 @@ class Request:
             self._stream = AsyncBytesIO(self._body)
         return self._stream
 
-    def _mimetype(self) -> str:
-        if not self.content_type:
-            return ''
-        return self.content_type.split(';')[0].strip().lower()
-
     @property
     def json(self) -> 'Any':
         """The parsed JSON body, or ``None`` if the request does not have a
         JSON body. An invalid JSON body aborts the request with a 400."""
         if not self._json_loaded:
-            mimetype = self._mimetype()
-            if mimetype == 'application/json' or mimetype.endswith('+json'):
+            if is_json_content_type(self.content_type):
                 try:
                     self._json = _json_loads(self.body)
                 except ValueError:
@@ -911,7 +916,9 @@ class Request:
         """The parsed form submission body, as a ``MultiDict`` object, or
         ``None`` if the request does not have a form submission."""
         if not self._form_loaded:
-            if self._mimetype() == 'application/x-www-form-urlencoded':
+            if mimetype(self.content_type) == (
+                'application/x-www-form-urlencoded'
+            ):
                 self._form = parse_query(self.body)
             self._form_loaded = True
         return self._form
@@ -989,13 +996,9 @@ def format_response_head(
     lines = []
     for name, value in headers.items():
         _check_header_value(name)
-        if isinstance(value, list):
-            for item in value:
-                lines.append('%s: %s\r\n' % (name, _check_header_value(item)))
-        else:
-            lines.append(
-                '%s: %s\r\n' % (name, _check_header_value(str(value)))
-            )
+        for item in value if isinstance(value, list) else (value,):
+            item = _check_header_value(str(item))
+            lines.append('%s: %s\r\n' % (name, item))
     lines.append('\r\n')
     return head + ''.join(lines).encode()
 

@@ -16,6 +16,7 @@ from microdot.microdot import (
     Response,
     _json_dumps,
     _json_loads,
+    is_json_content_type,
 )
 
 try:
@@ -72,9 +73,7 @@ class TestResponse:
             self.text = self.body.decode()
         except UnicodeError:
             self.text = None
-        content_type = self.headers.get('Content-Type', '')
-        mimetype = content_type.split(';')[0].strip().lower()
-        if mimetype == 'application/json' or mimetype.endswith('+json'):
+        if is_json_content_type(self.headers.get('Content-Type')):
             try:
                 self.json = _json_loads(self.body)
             except ValueError:
