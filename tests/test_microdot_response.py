@@ -1209,11 +1209,29 @@ async def test_write_simple_body_exact_bytes():
     await Response('hello').write(stream)
     status, headers, body = parse_response(stream.getvalue())
     assert status == b'HTTP/1.1 200 OK'
-    assert headers == [
+    assert sorted(headers) == [
+        (b'Connection', b'close'),
         (b'Content-Length', b'5'),
         (b'Content-Type', b'text/plain; charset=UTF-8'),
     ]
     assert body == b'hello'
+
+
+async def test_write_keep_alive_adds_no_connection_header():
+    stream = AsyncBytesIO()
+    assert await Response('hello').write(stream, '1.1', keep_alive=True)
+    assert stream.getvalue() == (
+        b'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n'
+        b'Content-Type: text/plain; charset=UTF-8\r\n\r\nhello'
+    ) or stream.getvalue() == (
+        b'HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\n'
+        b'Content-Length: 5\r\n\r\nhello'
+    )  # MPY: dicts are unordered
+
+
+async def test_write_returns_false_when_closing():
+    stream = AsyncBytesIO()
+    assert not await Response('hello').write(stream, '1.1')
 
 
 async def test_write_http_10_status_line():
@@ -1239,7 +1257,8 @@ async def test_write_head_response_sends_headers_only():
     status, headers, body = parse_response(data)
     assert data.endswith(b'\r\n\r\n')
     assert status == b'HTTP/1.1 200 OK'
-    assert headers == [
+    assert sorted(headers) == [
+        (b'Connection', b'close'),
         (b'Content-Length', b'5'),
         (b'Content-Type', b'text/plain; charset=UTF-8'),
     ]
@@ -1255,7 +1274,27 @@ async def test_write_generator_body():
     await Response(generate()).write(stream)
     status, headers, body = parse_response(stream.getvalue())
     assert status == b'HTTP/1.1 200 OK'
-    assert headers == [(b'Content-Type', b'text/plain; charset=UTF-8')]
+    assert sorted(headers) == [
+        (b'Connection', b'close'),
+        (b'Content-Type', b'text/plain; charset=UTF-8'),
+        (b'Transfer-Encoding', b'chunked'),
+    ]
+    assert body == b'2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n'
+
+
+async def test_write_generator_body_http_10_is_close_delimited():
+    def generate():
+        yield 'ab'
+        yield b'cd'
+
+    stream = AsyncBytesIO()
+    await Response(generate()).write(stream, '1.0', keep_alive=True)
+    status, headers, body = parse_response(stream.getvalue())
+    assert status == b'HTTP/1.0 200 OK'
+    assert sorted(headers) == [
+        (b'Connection', b'close'),
+        (b'Content-Type', b'text/plain; charset=UTF-8'),
+    ]
     assert body == b'abcd'
 
 

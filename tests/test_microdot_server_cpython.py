@@ -182,6 +182,10 @@ def make_app(file_path=None):
     async def whoami(req):
         return req.cookies.get('session', 'nobody')
 
+    @app.route('/port')
+    async def port(req):
+        return str(req.client_addr[1])
+
     @app.route('/shutdown')
     async def shutdown(req):
         req.app.shutdown()
@@ -200,7 +204,6 @@ def test_get(serve, call):
     assert res.headers == {
         'content-type': TEXT_PLAIN,
         'content-length': '13',
-        'connection': 'close',
     }
     assert res.content == b'Hello, world!'
 
@@ -246,9 +249,50 @@ def test_send_file_of_temp_file(serve, call, tmp_path):
     assert res.headers == {
         'content-type': 'text/plain',
         'content-length': '14',
-        'connection': 'close',
     }
     assert res.content == b'file contents\n'
+
+
+def chunks():
+    yield b'abc'
+    yield b'defg'
+
+
+CHUNKED_RESULT = (
+    b'{"length":7,"sha256":"%s","body":7}'
+    % hashlib.sha256(b'abcdefg').hexdigest().encode()
+)
+
+
+def test_requests_uploads_chunked_body(serve):
+    server = serve(make_app())
+    res = requests.post(server.url + '/upload', data=chunks(), timeout=TIMEOUT)
+    assert res.status_code == 200
+    assert res.content == CHUNKED_RESULT
+
+
+def test_httpx_uploads_chunked_body(serve):
+    server = serve(make_app())
+    res = httpx.post(server.url + '/upload', content=chunks(), timeout=TIMEOUT)
+    assert res.status_code == 200
+    assert res.content == CHUNKED_RESULT
+
+
+def test_httpx_client_reuses_one_connection(serve):
+    server = serve(make_app())
+    with httpx.Client(timeout=TIMEOUT) as client:
+        ports = {client.get(server.url + '/port').text for _ in range(3)}
+    assert len(ports) == 1
+
+
+def test_requests_session_reuses_one_connection(serve):
+    server = serve(make_app())
+    with requests.Session() as session:
+        ports = {
+            session.get(server.url + '/port', timeout=TIMEOUT).text
+            for _ in range(3)
+        }
+    assert len(ports) == 1
 
 
 # -- requests only ----------------------------------------------------------

@@ -502,15 +502,46 @@ def abort(status_code: int, reason: 'Optional[str]' = None):
 
 _TOKEN_SEPARATORS = b'"(),/:;<=>?@[\\]{} \t'
 
+if hasattr(b'', 'translate'):
+    # PERF: one C call checks a whole field instead of a Python loop over
+    # its bytes; the request head is checked for every request.
+    _TOKEN_BYTES = bytes(
+        [b for b in range(33, 127) if b not in _TOKEN_SEPARATORS]
+    )
+    _VALUE_BYTES = bytes([9] + list(range(32, 127)) + list(range(128, 256)))
 
-def _is_token(name: bytes) -> bool:
-    """Tell if ``name`` is an RFC 9110 token (section 5.6.2)."""
-    if not name:
-        return False
-    for byte in name:
-        if byte <= 32 or byte >= 127 or byte in _TOKEN_SEPARATORS:
+    def _is_token(name: bytes) -> bool:
+        """Tell if ``name`` is an RFC 9110 token (section 5.6.2)."""
+        return bool(name) and not name.translate(None, _TOKEN_BYTES)
+
+    def _is_field_value(value: bytes) -> bool:
+        """Tell if ``value`` has no control characters but HT (RFC 9110
+        section 5.5): a bare CR or a NUL could split or cut a field."""
+        return not value.translate(None, _VALUE_BYTES)
+
+else:  # MPY: no bytes.translate
+
+    def _is_token(name: bytes) -> bool:
+        """Tell if ``name`` is an RFC 9110 token (section 5.6.2)."""
+        if not name:
             return False
-    return True
+        for byte in name:
+            if byte <= 32 or byte >= 127 or byte in _TOKEN_SEPARATORS:
+                return False
+        return True
+
+    def _is_field_value(value: bytes) -> bool:
+        """Tell if ``value`` has no control characters but HT (RFC 9110
+        section 5.5): a bare CR or a NUL could split or cut a field."""
+        for byte in value:
+            if (byte < 32 and byte != 9) or byte == 127:
+                return False
+        return True
+
+
+def _strip_cr(line: bytes) -> bytes:
+    """Remove the CR of a line split at its LF."""
+    return line[:-1] if line[-1:] == b'\r' else line
 
 
 def _strip_eol(line: bytes) -> bytes:
@@ -566,9 +597,8 @@ def parse_header_line(line: bytes) -> 'Tuple[str, str]':
     if colon <= 0 or not _is_token(line[:colon]):
         raise HTTPException(400)
     value = line[colon + 1 :].strip(b' \t')
-    for byte in value:
-        if (byte < 32 and byte != 9) or byte == 127:
-            raise HTTPException(400)
+    if not _is_field_value(value):
+        raise HTTPException(400)
     try:
         return line[:colon].lower().decode(), value.decode()
     except UnicodeError:
@@ -588,6 +618,139 @@ def parse_content_length(value: str) -> int:
         if char < '0' or char > '9':
             raise HTTPException(400)
     return int(value)
+
+
+def find_head_end(data: bytes) -> int:
+    """Return the length of the request head at the start of ``data``, up
+    to and including the empty line that ends it, or -1 if the head is not
+    complete yet. Lines may end in CRLF or a bare LF (RFC 9112 section 2.2).
+    """
+    crlf = data.find(b'\n\r\n')
+    lf = data.find(b'\n\n')
+    if lf >= 0 and (crlf < 0 or lf < crlf):
+        return lf + 2
+    return crlf + 3 if crlf >= 0 else -1
+
+
+def check_partial_head(data: bytes) -> None:
+    """Refuse an incomplete request head that is already over the limits
+    that ``parse_head`` enforces (``HTTPException(414)`` for the request
+    line, 431 for the header lines) or whose request line is invalid."""
+    limit = Request.max_readline
+    end = data.find(b'\n')
+    if end + 1 > limit or (end < 0 and len(data) >= limit):
+        raise HTTPException(414)
+    if end >= 0:  # refuse a bad request line without waiting for the rest
+        parse_request_line(_strip_cr(data[:end]))
+    if len(data) < limit:  # PERF: a short head cannot be over the rest
+        return
+    lines = data.split(b'\n')
+    if len(lines) > Request.max_header_count + 2:
+        raise HTTPException(431)
+    if len(data) - end > Request.max_header_size + 2:
+        raise HTTPException(431)
+    for line in lines[1:]:
+        if len(line) + 1 > limit:
+            raise HTTPException(431)
+
+
+def parse_head(head: bytes) -> 'Tuple[str, str, str, NoCaseDict]':
+    """Parse a complete request head into ``(method, target, http_version,
+    headers)``. ``headers`` has lower-case names; repeated fields are
+    joined with ``", "`` (``"; "`` for ``Cookie``).
+
+    The limits of ``Request`` apply: a request line over ``max_readline``
+    raises ``HTTPException(414)``; a header line over it, headers over
+    ``max_header_size`` bytes or more than ``max_header_count`` fields
+    raise 431. Malformed lines raise 400 (see ``parse_request_line`` and
+    ``parse_header_line``).
+    """
+    lines = head.split(b'\n')
+    request_line = _strip_cr(lines[0])
+    if len(request_line) + 2 > Request.max_readline:  # with its CRLF
+        raise HTTPException(414)
+    method, target, version = parse_request_line(request_line)
+    fields = lines[1:-2]  # the last two are the empty line and b''
+    if len(fields) > Request.max_header_count:
+        raise HTTPException(431)
+    if len(head) - len(request_line) - 3 > Request.max_header_size:
+        raise HTTPException(431)
+    headers = NoCaseDict()
+    for line in fields:
+        line = _strip_cr(line)
+        if len(line) + 2 > Request.max_readline:
+            raise HTTPException(431)
+        if line[:1] in (b' ', b'\t'):  # obsolete line folding
+            raise HTTPException(400)
+        name, value = parse_header_line(line)
+        if name in headers:
+            joiner = '; ' if name == 'cookie' else ', '
+            value = headers[name] + joiner + value
+        headers[name] = value
+    return method, target, version, headers
+
+
+def request_framing(http_version: str, headers: 'Any') -> int:
+    """Return how the body of a request is framed (RFC 9112 section 6):
+    its ``Content-Length``, 0 when it has none, or -1 for chunked.
+
+    ``Content-Length`` with ``Transfer-Encoding``, a ``Transfer-Encoding``
+    on HTTP/1.0, an empty or repeated coding raise ``HTTPException(400)``;
+    a coding other than ``chunked`` raises 501.
+    """
+    codings = headers.get('Transfer-Encoding')
+    length = headers.get('Content-Length')
+    if codings is None:
+        return 0 if length is None else parse_content_length(length)
+    if length is not None or http_version == '1.0':
+        raise HTTPException(400)  # a smuggling attempt or faulty framing
+    codings = [coding.strip().lower() for coding in codings.split(',')]
+    if codings == ['chunked']:
+        return -1
+    for coding in codings:
+        if coding != 'chunked' and _is_token(coding.encode()):
+            raise HTTPException(501)
+    raise HTTPException(400)
+
+
+def check_host(http_version: str, headers: 'Any') -> None:
+    """Refuse an HTTP/1.1 request without a ``Host`` field, and any with
+    several (``HTTPException(400)``, RFC 9112 section 3.2)."""
+    host = headers.get('Host')
+    if host is None:
+        if http_version != '1.0':
+            raise HTTPException(400)
+    elif ',' in host:  # two fields, joined by the parser
+        raise HTTPException(400)
+
+
+def wants_keep_alive(http_version: str, headers: 'Any') -> bool:
+    """Tell if the client asked to keep the connection open: the default
+    for HTTP/1.1, unless ``Connection: close``; for HTTP/1.0 only with
+    ``Connection: keep-alive`` (RFC 9112 section 9.3)."""
+    value = headers.get('Connection')
+    if value is None:
+        return http_version == '1.1'
+    options = [option.strip() for option in value.lower().split(',')]
+    if 'close' in options:
+        return False
+    return http_version == '1.1' or 'keep-alive' in options
+
+
+_HEX_DIGITS = b'0123456789abcdefABCDEF'
+
+
+def parse_chunk_size(line: bytes) -> int:
+    """Parse the size line of a chunk (RFC 9112 section 7.1): hex digits,
+    then optional extensions, which are ignored. Anything else, or more
+    than 16 digits, raises ``HTTPException(400)``."""
+    size = _strip_eol(line).split(b';', 1)[0].rstrip(b' \t')
+    if not size or len(size) > 16:
+        raise HTTPException(400)
+    for byte in size:
+        if byte not in _HEX_DIGITS:
+            raise HTTPException(400)
+    return int(size, 16)
 
 
 def parse_cookies(header: str) -> dict:
@@ -640,61 +803,103 @@ def parse_query(query: 'Union[str, bytes]') -> MultiDict:
     return args
 
 
-class _BodyStream:
-    """A reader that returns at most ``length`` bytes of a body."""
+class _BodyReader:
+    """``request.stream`` for a body that arrives on a connection: reads
+    return the body's bytes only, de-chunked when ``length`` is -1.
 
-    def __init__(self, reader, length: int):
-        self.reader = reader
-        self.remaining = length
+    A body that ends early raises ``HTTPException(400)``; a chunked body
+    that grows over ``Request.max_content_length`` raises 413.
+    """
+
+    def __init__(self, conn: 'Any', length: int):
+        self.conn = conn
+        self.chunked = length < 0
+        self.remaining = 0 if self.chunked else length  # in this chunk
+        self.done = length == 0
+        self.size = 0  # bytes of the body read so far
+        self.pending = b''  # read ahead, returned first
 
     async def read(self, n: int = -1) -> bytes:
-        if self.remaining <= 0:
-            return b''
-        if n < 0 or n > self.remaining:
-            n = self.remaining
-        data = await self.reader.read(n)
-        self.remaining -= len(data)
+        """Read up to ``n`` bytes of the body (all of it if ``n < 0``)."""
+        if self.pending:
+            data = self.pending if n < 0 else self.pending[:n]
+            self.pending = self.pending[len(data) :]
+            if n < 0:
+                return data + await self.read()
+            return data
+        if n < 0:
+            parts = []
+            while not self.done:
+                parts.append(await self._read_some(16384))
+            return b''.join(parts)
+        data = b''
+        while n and not data and not self.done:
+            data = await self._read_some(n)
         return data
 
     async def readexactly(self, n: int) -> bytes:
-        if n > self.remaining:
-            raise EOFError()
-        data = await _readexactly(self.reader, n)
-        self.remaining -= n
-        return data
+        """Read exactly ``n`` bytes; ``EOFError`` if the body is shorter."""
+        parts = []
+        while n > 0:
+            data = await self.read(n)
+            if not data:
+                raise EOFError()
+            parts.append(data)
+            n -= len(data)
+        return b''.join(parts)
 
     async def readline(self) -> bytes:
+        """Read up to and including the next LF, or to the end."""
         line = b''
-        while self.remaining > 0 and not line.endswith(b'\n'):
-            line += await self.readexactly(1)
+        while not line.endswith(b'\n'):
+            data = await self.read(1)
+            if not data:
+                break
+            line += data
         return line
 
+    async def _read_some(self, n: int) -> bytes:
+        if self.chunked and not self.remaining:
+            await self._next_chunk()
+            if self.done:
+                return b''
+        try:
+            data = await self.conn.read_body(min(n, self.remaining))
+        except EOFError:
+            raise HTTPException(400)  # the body was cut short
+        self.remaining -= len(data)
+        self.size += len(data)
+        if not self.remaining:
+            if self.chunked:  # RFC 9112 section 7.1: CRLF after the data
+                if await self.conn.read_body_line() not in (b'\r\n', b'\n'):
+                    raise HTTPException(400)
+            else:
+                self.done = True
+        return data
 
-async def _readexactly(reader, n: int) -> bytes:
-    """Read exactly ``n`` bytes; a short read raises ``EOFError``."""
-    try:
-        return await reader.readexactly(n)
-    except EOFError:
-        raise
-    except Exception as exc:  # asyncio.IncompleteReadError on CPython
-        if exc.__class__.__name__ == 'IncompleteReadError':
-            raise EOFError()
-        raise
+    async def _next_chunk(self) -> None:
+        size = parse_chunk_size(await self.conn.read_body_line())
+        if self.size + size > Request.max_content_length:
+            raise HTTPException(413)
+        if size:
+            self.remaining = size
+            return
+        for _ in range(Request.max_header_count + 1):  # trailer fields
+            if await self.conn.read_body_line() in (b'\r\n', b'\n'):
+                self.done = True
+                return
+        raise HTTPException(431)
 
-
-async def _readline(reader, limit: int, status: int) -> bytes:
-    """Read one line, raising ``HTTPException(status)`` if over ``limit``.
-
-    A read that fails because the stream's own limit was hit (CPython's
-    StreamReader stops at 64 KiB) gets the same status.
-    """
-    try:
-        line = await reader.readline()
-    except ValueError:  # asyncio.LimitOverrunError and friends
-        raise HTTPException(status)
-    if len(line) > limit:
-        raise HTTPException(status)
-    return line
+    async def discard(self, limit: int) -> bool:
+        """Read and drop what is left of the body, at most ``limit`` bytes;
+        return ``True`` if the whole body could be dropped."""
+        self.pending = b''
+        while not self.done:
+            if limit <= 0:
+                return False
+            data = await self._read_some(min(limit, 4096))
+            limit -= len(data)
+        return True
 
 
 # ============================================================================
@@ -720,6 +925,10 @@ class Request:
 
     #: The maximum number of header fields in a request (431 above it).
     max_header_count = 100
+
+    #: The maximum size in bytes of the header fields of a request, all
+    #: lines together (431 above it); 8 KB, as nginx and Apache allow.
+    max_header_size = 8 * 1024
 
     class G:
         """A general purpose container for request-scoped data."""
@@ -822,54 +1031,11 @@ class Request:
         object, or ``None`` if the client closed the connection before
         sending a request. A malformed request raises ``HTTPException``.
         """
-        line = await _readline(client_reader, Request.max_readline, 414)
-        for _ in range(8):  # RFC 9112 section 2.2: skip a few empty lines
-            if line not in (b'\r\n', b'\n'):
-                break
-            line = await _readline(client_reader, Request.max_readline, 414)
-        if not line:
-            return None
-        method, url, http_version = parse_request_line(line)
-        headers = await Request._read_headers(client_reader)
-        req = Request(
-            app, client_addr, method, url, http_version, headers,
-            sock=(client_reader, client_writer),
-        )  # fmt: skip
-        req.scheme = scheme
-        if 'transfer-encoding' in headers:
-            raise HTTPException(501)
-        length = req.content_length
-        if length and length <= min(
-            Request.max_body_length, Request.max_content_length
-        ):
-            try:
-                req._body = await _readexactly(client_reader, length)
-            except EOFError:
-                raise HTTPException(400)
-        elif length:
-            req._stream = _BodyStream(client_reader, length)
-        return req
-
-    @staticmethod
-    async def _read_headers(reader) -> NoCaseDict:
-        headers = NoCaseDict()
-        count = 0
-        while True:
-            line = await _readline(reader, Request.max_readline, 431)
-            if line in (b'\r\n', b'\n'):
-                return headers
-            if not line:
-                raise HTTPException(400)  # connection closed mid-head
-            count += 1
-            if count > Request.max_header_count:
-                raise HTTPException(431)
-            if line[0] in b' \t':  # obsolete line folding
-                raise HTTPException(400)
-            name, value = parse_header_line(line)
-            if name in headers:
-                joiner = '; ' if name == 'cookie' else ', '
-                value = headers[name] + joiner + value
-            headers[name] = value
+        conn = _StreamConnection(app, client_reader, client_writer)
+        conn.peer = client_addr
+        conn.scheme = scheme
+        conn.serving = False  # a parser only: no Host or Expect checks
+        return await conn.read_request()
 
     @property
     def args(self) -> MultiDict:
@@ -1051,6 +1217,15 @@ def format_cookie(
     if partitioned:
         parts.append('Partitioned')
     return '; '.join(parts)
+
+
+_LAST_CHUNK = b'0\r\n\r\n'
+
+
+def format_chunk(data: bytes) -> bytes:
+    """Frame ``data`` as one chunk of a chunked body (RFC 9112 section
+    7.1): its size in hex, CRLF, the data and CRLF."""
+    return b'%x\r\n' % len(data) + data + b'\r\n'
 
 
 _HEAD_ERROR_RESPONSE = (
@@ -1298,38 +1473,99 @@ class Response:
         """Return an asynchronous iterator over the chunks of the body."""
         return _BodyIterator(self.body, self.send_file_buffer_size)
 
-    async def write(self, stream: 'Any', http_version: str = '1.1') -> None:
-        """Write the whole response to an asyncio-style stream writer.
+    def frame(
+        self, http_version: str = '1.1', keep_alive: bool = False
+    ) -> 'Tuple[bytes, Optional[bytes], bool, bool]':
+        """Finish the headers for sending on a connection (RFC 9112
+        section 6) and return ``(head, body, chunked, keep_alive)``.
+
+        ``body`` is the bytes to send after the head (empty for ``HEAD``,
+        204 and 304 responses), or ``None`` when the body is streamed:
+        then ``chunked`` tells if it must be sent in chunks (HTTP/1.1)
+        rather than delimited by closing the connection (HTTP/1.0).
+        ``keep_alive`` is ``False`` when the connection must close after
+        the response, which then says ``Connection: close``. A header with
+        CR or LF raises ``ValueError``.
+        """
+        self.complete()
+        headers = self.headers
+        body = self.body
+        streaming = not isinstance(body, (bytes, bytearray))
+        chunked = False
+        status = self.status_code
+        if status in (204, 304) or status < 200:  # never a body
+            headers.pop('Transfer-Encoding', None)
+            body, streaming = b'', False
+        elif streaming and 'Content-Length' not in headers:
+            if http_version == '1.1':
+                chunked = True
+                headers['Transfer-Encoding'] = 'chunked'
+            else:  # HTTP/1.0 has no chunks: the end of the body is a close
+                keep_alive = False
+        if keep_alive and headers.get('Connection', '').lower() == 'close':
+            keep_alive = False  # the application asked for it
+        if not keep_alive:
+            headers['Connection'] = 'close'
+        elif http_version == '1.0':
+            headers['Connection'] = 'keep-alive'
+        head = self.head_bytes(http_version)
+        if self.is_head:
+            body, streaming = b'', False
+        return head, None if streaming else bytes(body), chunked, keep_alive
+
+    async def write(
+        self,
+        stream: 'Any',
+        http_version: str = '1.1',
+        keep_alive: bool = False,
+    ) -> bool:
+        """Write the whole response to an asyncio-style stream writer,
+        framed as ``frame()`` says, and return whether the connection can
+        carry another request.
 
         The head and a bytes body go out in one write; other bodies are
         streamed chunk by chunk. A ``HEAD`` response (``is_head``) sends
         the headers only.
         """
-        self.complete()
         try:
-            head = self.head_bytes(http_version)
+            head, body, chunked, keep_alive = self.frame(
+                http_version, keep_alive
+            )
         except ValueError as exc:  # a header with CR or LF: never send it
             _print_exception(exc)
             stream.write(_HEAD_ERROR_RESPONSE)
             await stream.drain()
             await self.body_iter().aclose()
-            return
-        body = self.body
-        if self.is_head:
-            stream.write(head)
-            await self.body_iter().aclose()
-        elif isinstance(body, (bytes, bytearray)):
-            stream.write(head + body)  # PERF: one write, one packet
+            return False
+        if body is None:
+            if not await self._write_stream(stream, head, chunked):
+                return False
         else:
-            stream.write(head)
-            body_iter = self.body_iter()
-            try:
-                async for chunk in body_iter:
-                    stream.write(chunk)
-                    await stream.drain()
-            finally:  # the client may be gone: release the body anyway
-                await body_iter.aclose()
+            stream.write(head + body if body else head)  # PERF: one write
+            if not isinstance(self.body, (bytes, bytearray)):
+                await self.body_iter().aclose()  # a stream left unsent
         await stream.drain()
+        return keep_alive
+
+    async def _write_stream(self, stream, head: bytes, chunked: bool) -> bool:
+        """Send the head and then the body chunk by chunk. An error from
+        the body is printed and cuts the response short (``False``)."""
+        body_iter = self.body_iter()
+        stream.write(head)
+        try:
+            async for chunk in body_iter:
+                stream.write(format_chunk(chunk) if chunked else chunk)
+                await stream.drain()
+            if chunked:
+                stream.write(_LAST_CHUNK)
+        except Exception as exc:
+            if _is_connection_error(exc):
+                raise
+            _print_exception(exc)  # the head is out: all we can do is close
+            return False
+        finally:  # the client may be gone: release the body anyway
+            await body_iter.aclose()
+        return True
 
     @classmethod
     def redirect(cls, location: str, status_code: int = 302) -> 'Response':
@@ -1768,7 +2004,7 @@ class Microdot:
         self._stopping = None  # type: Any
         self._scheme = 'http'
         self._serve_task = None  # type: Any
-        self._active = 0
+        self._connections = set()  # type: Any
 
     # -- routing ------------------------------------------------------------
 
@@ -2127,6 +2363,27 @@ class Microdot:
 
     # -- server ---------------------------------------------------------------
 
+    #: Seconds allowed to receive a whole request head, counted from the
+    #: connection for the first request and from the first byte for the
+    #: next ones. Each byte does not restart it, so a client that trickles
+    #: bytes (slowloris) cannot hold a connection. ``None`` disables it.
+    head_timeout = 10.0  # type: Optional[float]
+
+    #: Longest wait, in seconds, for each read of a request body.
+    body_timeout = 10.0  # type: Optional[float]
+
+    #: Seconds a persistent connection may stay idle between requests.
+    keep_alive_timeout = 5.0  # type: Optional[float]
+
+    #: Seconds that in-flight requests get to finish after ``shutdown()``.
+    shutdown_timeout = 5.0
+
+    #: Bytes of an unread request body that the server reads and drops to
+    #: keep the connection open; also the most it drains before a close.
+    max_discard_length = 64 * 1024
+
+    _use_streams = IS_MICROPYTHON  # MPY: no asyncio.Protocol
+
     async def process_request(
         self,
         reader: 'Any',
@@ -2146,45 +2403,22 @@ class Microdot:
                 self, reader, writer, client_addr, scheme=scheme
             )
         except HTTPException as exc:
-            req = Request(self, client_addr, '', '/', '1.1', NoCaseDict(),
-                          sock=(reader, writer))  # fmt: skip
-            return req, await self._error_response(req, exc)
+            return await self._bad_request(client_addr, (reader, writer), exc)
         if req is None:
             return None, None
         return req, await self.dispatch_request(req)
 
-    async def handle_request(self, reader: 'Any', writer: 'Any') -> None:
-        """Serve one client connection: read a request, write its response
-        and close the connection."""
-        self._active += 1
-        try:
-            await self._serve_connection(reader, writer)
-        except Exception as exc:  # a vanished client must not stop others
-            if not _is_connection_error(exc):  # an application bug
-                _print_exception(exc)
-        finally:
-            self._active -= 1
-            await _close_writer(writer)
+    async def _bad_request(
+        self, client_addr: 'Any', sock: 'Any', exc: HTTPException
+    ) -> 'Tuple[Request, Response]':
+        req = Request(self, client_addr, '', '/', '1.1', NoCaseDict(),
+                      sock=sock)  # fmt: skip
+        return req, await self._error_response(req, exc)
 
-    async def _serve_connection(self, reader, writer) -> None:
-        peer = _address(writer.get_extra_info('peername'))
-        try:
-            req, res = await self.process_request(
-                reader, writer, peer, self._scheme
-            )
-        except Exception as exc:  # resets and EOFs while reading the request
-            if not _is_connection_error(exc):
-                raise
-            return
-        if req is None or res is None or res is Response.already_handled:
-            return
-        res.headers['Connection'] = 'close'
-        await res.write(writer, '1.0' if req.http_version == '1.0' else '1.1')
-        if self.debug:
-            print('%s %s %s %d' % (
-                req.client_addr[0] if req.client_addr else '-',
-                req.method, req.url, res.status_code,
-            ))  # fmt: skip
+    async def handle_request(self, reader: 'Any', writer: 'Any') -> None:
+        """Serve one client connection given as asyncio streams: requests
+        are read and answered until the connection closes."""
+        await _StreamConnection(self, reader, writer).serve()
 
     async def start_server(
         self,
@@ -2222,9 +2456,16 @@ class Microdot:
         self.debug = debug
         self._scheme = 'https' if ssl else 'http'
         self._stopping = asyncio.Event()
-        self.server = await asyncio.start_server(
-            self.handle_request, host, port, ssl=ssl
-        )
+        self._connections = set()
+        if self._use_streams:
+            self.server = await asyncio.start_server(
+                self.handle_request, host, port, ssl=ssl
+            )
+        else:  # PERF: a Protocol skips the streams' extra layer per read
+            loop = asyncio.get_running_loop()
+            self.server = await loop.create_server(
+                lambda: _ProtocolConnection(self), host, port, ssl=ssl
+            )
         if debug:
             print('Starting server on %s:%d...' % (host, port))
         if start_serving:
@@ -2235,14 +2476,51 @@ class Microdot:
             )
 
     async def _serve_until_shutdown(self) -> None:
-        await self._stopping.wait()
-        self.server.close()
-        await self.server.wait_closed()
-        for _ in range(500):  # let in-flight requests finish, at most 5 s
-            if self._active <= 0:
+        sweeper = asyncio.create_task(self._sweep())
+        try:
+            await self._stopping.wait()
+            self.server.close()
+            await self._close_connections()
+            await asyncio.wait_for(self.server.wait_closed(), 1)
+        except asyncio.TimeoutError:  # Python 3.12.0 may wait for nothing
+            pass
+        finally:
+            sweeper.cancel()
+            self.server = None
+
+    async def _sweep(self) -> None:
+        """Drop the connections whose deadline has passed.
+
+        PERF: one task checks every connection a few times per timeout,
+        which costs less than a timer armed and cancelled for each read.
+        """
+        timeouts = [t for t in (self.head_timeout, self.body_timeout,
+                                self.keep_alive_timeout) if t]  # fmt: skip
+        interval = min(timeouts) / 4 if timeouts else 1
+        interval = min(max(interval, 0.05), 1)
+        while True:
+            await asyncio.sleep(interval)
+            for conn in list(self._connections):
+                if conn.deadline is not None and _expired(conn.deadline):
+                    conn.abort()
+
+    async def _close_connections(self) -> None:
+        """Close idle connections now, give in-flight requests up to
+        ``shutdown_timeout`` to finish (their responses say ``Connection:
+        close``), then drop whatever is left."""
+        for conn in list(self._connections):
+            conn.closing = True
+            if not conn.busy:
+                conn.abort()
+        deadline = _deadline(self.shutdown_timeout)
+        while self._connections and not _expired(deadline):
+            await asyncio.sleep(0.01)
+        for conn in list(self._connections):
+            conn.abort()
+        for _ in range(100):  # let the aborted tasks unwind, at most 1 s
+            if not self._connections:
                 break
             await asyncio.sleep(0.01)
-        self.server = None
 
     def run(
         self,
@@ -2263,12 +2541,25 @@ class Microdot:
                       The default is ``False``.
         :param ssl: An ``SSLContext`` instance or ``None`` if the server
                     should not use TLS. The default is ``None``.
+
+        On CPython, SIGINT and SIGTERM shut the server down gracefully.
         """
         try:
-            asyncio.run(self.start_server(host=host, port=port, debug=debug,
-                                          ssl=ssl))  # fmt: skip
-        except KeyboardInterrupt:
+            asyncio.run(self._run(host, port, debug, ssl))
+        except KeyboardInterrupt:  # MPY: no signal handlers
             pass
+
+    async def _run(self, host, port, debug, ssl) -> None:
+        if not IS_MICROPYTHON:
+            import signal
+
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(signum, self.shutdown)
+                except (NotImplementedError, RuntimeError):  # Windows
+                    pass
+        await self.start_server(host=host, port=port, debug=debug, ssl=ssl)
 
     def shutdown(self) -> None:
         """Request a server shutdown. The server will then exit its request
@@ -2277,6 +2568,499 @@ class Microdot:
         server to terminate as soon as the request completes."""
         if self._stopping is not None:
             self._stopping.set()
+
+
+# ============================================================================
+# Server connections
+# ============================================================================
+
+if IS_MICROPYTHON:  # MPY: ticks wrap around; compare them with ticks_diff
+
+    def _deadline(seconds: float) -> 'Any':
+        now = time.ticks_ms()  # type: ignore[attr-defined]
+        return time.ticks_add(now, int(seconds * 1000))  # type: ignore
+
+    def _expired(deadline: 'Any') -> bool:
+        return time.ticks_diff(time.ticks_ms(), deadline) >= 0  # type: ignore
+
+else:
+
+    def _deadline(seconds: float) -> 'Any':
+        return time.monotonic() + seconds
+
+    def _expired(deadline: 'Any') -> bool:
+        return time.monotonic() >= deadline
+
+
+_CONTINUE = b'HTTP/1.1 100 Continue\r\n\r\n'
+
+
+class _Connection:
+    """A client connection of the built-in server: the protocol loop that
+    both drivers share. It reads requests from its input buffer, dispatches
+    them and writes their responses, until one side closes.
+
+    A driver supplies ``fill()`` (wait for more input in ``buf``, or raise
+    ``EOFError``), ``write()``, ``drain()``, ``_close()`` and ``abort()``.
+    The connection is also the ``(reader, writer)`` pair of
+    ``request.sock``: its reads take buffered input first.
+    """
+
+    def __init__(self, app: 'Any'):
+        self.app = app
+        self.buf = b''
+        self.eof = False
+        self.deadline = None  # type: Any  # when the sweep drops us
+        self.busy = False  # between a request head and its response
+        self.closing = False  # close after the current response
+        self.aborted = False
+        self.linger = False  # the client may still be sending
+        self.peer = None  # type: Any
+        self.scheme = getattr(app, '_scheme', 'http')
+        self.serving = True  # a server connection: Host, Expect
+        self.task = None  # type: Any
+
+    # -- input --------------------------------------------------------------
+
+    async def fill(self) -> None:  # pragma: no cover - drivers override
+        raise EOFError()
+
+    def _set_deadline(self, seconds: 'Optional[float]') -> None:
+        self.deadline = None if seconds is None else _deadline(seconds)
+
+    async def _fill_body(self) -> None:
+        """Wait for more of a body, at most ``body_timeout``."""
+        self._set_deadline(self.app.body_timeout)
+        try:
+            await self.fill()
+        finally:
+            self.deadline = None
+
+    async def read_head(self, first: bool) -> 'Any':
+        """Read a request head and return it parsed (see ``parse_head``),
+        or ``None`` if the client closed the connection first."""
+        app = self.app
+        self._set_deadline(app.head_timeout if first else (
+            app.keep_alive_timeout))  # fmt: skip
+        started = first  # the head deadline already runs
+        while True:
+            buf = self.buf
+            if buf[:1] in (b'\r', b'\n'):  # RFC 9112 section 2.2
+                buf = self.buf = buf.lstrip(b'\r\n')
+            if buf:
+                if not started:
+                    started = True
+                    self._set_deadline(app.head_timeout)
+                end = find_head_end(buf)
+                if end >= 0:
+                    self.buf = buf[end:]
+                    self.deadline = None
+                    return parse_head(buf[:end])
+                check_partial_head(buf)
+            try:
+                await self.fill()
+            except EOFError:
+                if buf:  # the client gave up in the middle of a head
+                    raise HTTPException(400)
+                return None
+
+    async def read_request(self, first: bool = True) -> 'Optional[Request]':
+        """Read a request head and, unless it is too large for memory, its
+        body; return the ``Request`` or ``None`` if the client closed the
+        connection first. Bad input raises ``HTTPException``."""
+        head = await self.read_head(first)
+        if head is None:
+            return None
+        self.busy = True
+        method, url, version, headers = head
+        length = request_framing(version, headers)
+        req = Request(self.app, self.peer, method, url, version, headers,
+                      sock=(self, self))  # fmt: skip
+        req.scheme = self.scheme
+        if self.serving:
+            check_host(version, headers)
+            self._expect(version, headers, length)
+        if length:
+            await self._read_body(req, length)
+        return req
+
+    def _expect(self, version: str, headers: 'Any', length: int) -> None:
+        """Answer ``Expect`` (RFC 9110 section 10.1.1): a 100 before the
+        body is read, or a 417 or 413 before the client sends it."""
+        expect = headers.get('Expect')
+        if expect is None or version == '1.0':  # 1.0 clients don't wait
+            return
+        if expect.lower() != '100-continue':
+            raise HTTPException(417)
+        if length > Request.max_content_length:
+            raise HTTPException(413)
+        if length:
+            self.write(_CONTINUE)
+
+    async def _read_body(self, req: Request, length: int) -> None:
+        """Read a body of up to ``max_body_length`` bytes into
+        ``req.body``; a larger one is left for ``req.stream``."""
+        if length > Request.max_content_length:
+            raise HTTPException(413)
+        reader = _BodyReader(self, length)
+        limit = Request.max_body_length
+        if 0 < length <= limit:
+            req._body = await reader.read()
+            return
+        req._stream = reader  # request.stream reads what is not in body
+        if length > 0:
+            return
+        parts = []  # chunked: read up to the limit and see if it ends
+        size = 0
+        while size <= limit:
+            data = await reader.read(limit + 1 - size)
+            if not data:
+                break
+            parts.append(data)
+            size += len(data)
+        if reader.done:
+            req._body = b''.join(parts)
+            req._stream = None
+            req.content_length = size
+        else:
+            reader.pending = b''.join(parts)
+
+    async def read_body(self, n: int) -> bytes:
+        """Return up to ``n`` bytes of a body (at least one); ``EOFError``
+        at the end of the input."""
+        if not self.buf:
+            await self._fill_body()
+        buf = self.buf
+        if n >= len(buf):
+            self.buf = b''
+            return buf
+        self.buf = buf[n:]
+        return buf[:n]
+
+    async def read_body_line(self) -> bytes:
+        """Return a line of chunked framing, LF included; over
+        ``max_readline`` bytes or cut short, ``HTTPException(400)``."""
+        while True:
+            end = self.buf.find(b'\n')
+            if end >= 0:
+                line = self.buf[: end + 1]
+                self.buf = self.buf[end + 1 :]
+                return line
+            if len(self.buf) > Request.max_readline:
+                raise HTTPException(400)
+            try:
+                await self._fill_body()
+            except EOFError:
+                raise HTTPException(400)
+
+    # -- the stream interface of request.sock -----------------------------
+
+    async def read(self, n: int = -1) -> bytes:
+        """Read up to ``n`` bytes (until the end if ``n < 0``)."""
+        while not self.eof and (n < 0 or not self.buf):
+            try:
+                await self.fill()
+            except EOFError:
+                break
+        if not self.buf:
+            return b''
+        return await self.read_body(n if n >= 0 else len(self.buf))
+
+    async def readexactly(self, n: int) -> bytes:
+        """Read exactly ``n`` bytes; ``EOFError`` at the end of input."""
+        while len(self.buf) < n:
+            await self.fill()
+        return await self.read_body(n)
+
+    async def readline(self) -> bytes:
+        """Read up to and including the next LF, or to the end."""
+        while b'\n' not in self.buf:
+            try:
+                await self.fill()
+            except EOFError:
+                return await self.read(len(self.buf))
+        return await self.read_body(self.buf.find(b'\n') + 1)
+
+    def write(self, data: bytes) -> None:  # pragma: no cover
+        raise NotImplementedError()
+
+    async def drain(self) -> None:  # pragma: no cover
+        raise NotImplementedError()
+
+    async def awrite(self, data: bytes) -> None:
+        """Write ``data`` and wait until it can be sent."""
+        self.write(data)
+        await self.drain()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.closing = True
+        self._close()
+
+    def _close(self) -> None:  # pragma: no cover
+        raise NotImplementedError()
+
+    async def wait_closed(self) -> None:
+        """Present for stream compatibility."""
+
+    def get_extra_info(self, name: str, default: 'Any' = None) -> 'Any':
+        """Return ``'peername'`` as a ``(host, port)`` tuple."""
+        return self.peer if name == 'peername' else default
+
+    def abort(self) -> None:  # pragma: no cover
+        raise NotImplementedError()
+
+    # -- the request loop ---------------------------------------------------
+
+    async def serve(self) -> None:
+        """Answer requests until either side closes the connection."""
+        app = self.app
+        app._connections.add(self)
+        try:
+            first = True
+            while await self._serve_one(first) and not self.closing:
+                first = False
+        except asyncio.CancelledError:
+            if not self.aborted:
+                raise
+        except Exception as exc:  # a vanished client must not stop others
+            if app.debug or not _is_connection_error(exc):
+                _print_exception(exc)
+        finally:
+            await self._finish()
+            app._connections.discard(self)
+
+    async def _serve_one(self, first: bool) -> bool:
+        """Serve one request; return ``True`` to wait for another one."""
+        self.busy = False
+        try:
+            req = await self.read_request(first)
+        except HTTPException as exc:  # bad input: answer, then close
+            self.linger = True
+            req, res = await self.app._bad_request(self.peer, (self, self),
+                                                   exc)  # fmt: skip
+            await res.write(self, '1.1')
+            return False
+        if req is None:
+            return False
+        res = await self.app.dispatch_request(req)
+        stopping = self.app._stopping
+        if stopping is not None and stopping.is_set():
+            self.closing = True  # shutdown() was called by this request
+        if res is Response.already_handled:  # the handler took the socket
+            return False
+        reader = req._stream
+        unread = isinstance(reader, _BodyReader) and not reader.done
+        keep_alive = not self.closing and wants_keep_alive(
+            req.http_version, req.headers)  # fmt: skip
+        if unread and reader.remaining > self.app.max_discard_length:
+            keep_alive = False
+        version = '1.0' if req.http_version == '1.0' else '1.1'
+        keep_alive = await res.write(self, version, keep_alive)
+        if self.app.debug:
+            print('%s %s %s %d' % (
+                self.peer[0] if self.peer else '-', req.method, req.url,
+                res.status_code,
+            ))  # fmt: skip
+        if unread:
+            self.linger = True
+            if keep_alive:
+                keep_alive = await self._discard(reader)
+        return keep_alive
+
+    async def _discard(self, reader: _BodyReader) -> bool:
+        """Drop the unread body; ``False`` if it is too long or broken."""
+        try:
+            done = await reader.discard(self.app.max_discard_length)
+        except (HTTPException, EOFError):
+            return False
+        self.linger = not done
+        return done
+
+    async def _finish(self) -> None:
+        """Close the connection. If the client may still be sending, stop
+        writing first and read what it sends for a while, so that it gets
+        the response rather than a reset (RFC 9112 section 9.6)."""
+        if self.linger and not self.eof and not self.aborted:
+            # MPY: no half-close, so the client cannot see our end of
+            # input: drain only briefly there.
+            seconds = 1 if self._half_close() else 0.2
+            deadline = _deadline(seconds)
+            limit = self.app.max_discard_length
+            try:
+                while limit > 0 and not _expired(deadline):
+                    limit -= len(self.buf)
+                    self.buf = b''
+                    await asyncio.wait_for(self.fill(), seconds)
+            except (Exception, asyncio.CancelledError):
+                pass  # EOF, a reset or the time limit: all fine here
+        self.deadline = None
+        try:
+            self._close()
+        except Exception:  # the peer may already be gone
+            pass
+
+    def _half_close(self) -> bool:
+        """Stop writing but keep reading (a TCP half-close), if the
+        transport can; return ``True`` if it did."""
+        return False
+
+
+class _StreamConnection(_Connection):
+    """The streams driver: a connection over an asyncio reader and writer.
+    It runs on MicroPython and on CPython, and reads ``Request.create()``.
+    """
+
+    def __init__(self, app: 'Any', reader: 'Any', writer: 'Any'):
+        super().__init__(app)
+        self.reader = reader
+        self.writer = writer
+        if hasattr(writer, 'get_extra_info'):
+            self.peer = _address(writer.get_extra_info('peername'))
+        self.task = asyncio.current_task()
+
+    async def fill(self) -> None:
+        if self.eof:
+            raise EOFError()
+        data = await self.reader.read(4096)
+        if not data:
+            self.eof = True
+            raise EOFError()
+        self.buf = self.buf + data if self.buf else data
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    async def drain(self) -> None:
+        await self.writer.drain()
+
+    def _half_close(self) -> bool:
+        writer = self.writer
+        try:
+            if hasattr(writer, 'can_write_eof') and writer.can_write_eof():
+                writer.write_eof()
+                return True
+        except OSError:
+            pass
+        return False
+
+    def _close(self) -> None:
+        self.writer.close()
+
+    async def _finish(self) -> None:
+        await super()._finish()
+        try:
+            await self.writer.wait_closed()
+        except (Exception, asyncio.CancelledError):
+            pass
+
+    def abort(self) -> None:
+        self.aborted = True
+        if self.task is not None and self.task is not asyncio.current_task():
+            self.task.cancel()
+
+
+if hasattr(asyncio, 'Protocol'):  # MPY: the streams driver only
+
+    class _ProtocolConnection(_Connection, asyncio.Protocol):
+        """The CPython driver: an asyncio Protocol feeds the input buffer
+        and a task per connection runs the request loop.
+
+        PERF: this skips the StreamReader layer, which copies every read
+        through a bytearray and wakes its reader through more futures.
+        """
+
+        def __init__(self, app: 'Any'):
+            super().__init__(app)
+            self.transport = None  # type: Any
+            self.loop = None  # type: Any
+            self.waiter = None  # type: Any
+            self.drain_waiter = None  # type: Any
+            self.paused = False
+            self.lost = False
+            self.reading_paused = False
+
+        def connection_made(self, transport: 'Any') -> None:
+            self.transport = transport
+            self.peer = transport.get_extra_info('peername')
+            self.loop = asyncio.get_running_loop()
+            self.task = self.loop.create_task(self.serve())
+
+        def data_received(self, data: bytes) -> None:
+            self.buf = self.buf + data if self.buf else data
+            if len(self.buf) > 65536 and not self.reading_paused:
+                self.reading_paused = True  # back-pressure on the client
+                self.transport.pause_reading()
+            self._wake(self.waiter)
+
+        def eof_received(self) -> bool:
+            self.eof = True
+            self._wake(self.waiter)
+            return self.transport.get_extra_info('sslcontext') is None
+
+        def connection_lost(self, exc: 'Optional[Exception]') -> None:
+            self.lost = self.eof = True
+            self._wake(self.waiter)
+            self._wake(self.drain_waiter)
+
+        def pause_writing(self) -> None:
+            self.paused = True
+
+        def resume_writing(self) -> None:
+            self.paused = False
+            self._wake(self.drain_waiter)
+
+        @staticmethod
+        def _wake(waiter: 'Any') -> None:
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+        async def fill(self) -> None:
+            if self.reading_paused:
+                self.reading_paused = False
+                self.transport.resume_reading()
+            size = len(self.buf)
+            while len(self.buf) == size:
+                if self.eof:
+                    raise EOFError()
+                self.waiter = self.loop.create_future()
+                try:
+                    await self.waiter
+                finally:
+                    self.waiter = None
+
+        def write(self, data: bytes) -> None:
+            if not self.lost:
+                self.transport.write(data)
+
+        async def drain(self) -> None:
+            if self.lost:
+                raise ConnectionResetError()
+            while self.paused:
+                self.drain_waiter = self.loop.create_future()
+                try:
+                    await self.drain_waiter
+                finally:
+                    self.drain_waiter = None
+                if self.lost:
+                    raise ConnectionResetError()
+
+        def _half_close(self) -> bool:
+            if self.lost or not self.transport.can_write_eof():
+                return False
+            self.transport.write_eof()
+            return True
+
+        def _close(self) -> None:
+            self.transport.close()
+
+        def abort(self) -> None:
+            self.aborted = True
+            self.transport.abort()
+            if self.task is not None and self.task is not (
+                asyncio.current_task()
+            ):
+                self.task.cancel()
 
 
 def _address(peer: 'Any') -> 'Any':
@@ -2297,11 +3081,3 @@ def _is_connection_error(exc: BaseException) -> bool:
     broken pipes and TLS errors are ``OSError`` subclasses, and a stream
     that ends early raises an ``EOFError`` subclass."""
     return isinstance(exc, (OSError, EOFError))
-
-
-async def _close_writer(writer) -> None:
-    try:
-        writer.close()
-        await writer.wait_closed()
-    except Exception:  # the peer may already be gone
-        pass
