@@ -178,36 +178,60 @@ class NoCaseDict(dict):
 
     def __init__(self, initial_dict: 'Optional[dict]' = None):
         super().__init__()
+        # lower-case key -> its spelling, for keys that are not lower-case
         self.keymap = {}  # type: Dict[str, str]
         if initial_dict:
             self.update(initial_dict)
 
+    # PERF: lookups try the key as it is first, which is how the core
+    # spells it (request headers are stored lower-case), and lower-case it
+    # only on a miss; lower-case keys need no keymap entry.
+
     def _key(self, key):
         if isinstance(key, str):
-            return self.keymap.get(key.lower(), key)
+            lower = key.lower()
+            return self.keymap.get(lower, lower)
         return key
 
     def __setitem__(self, key, value):
-        if isinstance(key, str):
+        if isinstance(key, str) and super().get(key, _MISSING) is _MISSING:
             lower = key.lower()
-            key = self.keymap.setdefault(lower, key)
+            spelling = self.keymap.get(lower, lower)
+            if super().get(spelling, _MISSING) is not _MISSING:
+                key = spelling  # set before with another spelling
+            elif key != lower:
+                self.keymap[lower] = key
         super().__setitem__(key, value)
 
     def __getitem__(self, key):
-        return super().__getitem__(self._key(key))
+        value = super().get(key, _MISSING)
+        if value is _MISSING:
+            return super().__getitem__(self._key(key))
+        return value
 
     def __delitem__(self, key):
-        key = self._key(key)
+        if super().get(key, _MISSING) is _MISSING:
+            key = self._key(key)
         super().__delitem__(key)
         if isinstance(key, str):
-            del self.keymap[key.lower()]
+            self.keymap.pop(key.lower(), None)
 
     def __contains__(self, key):
         # MPY: dict has no __contains__ to call through super()
-        return super().get(self._key(key), _MISSING) is not _MISSING
+        return self.get(key, _MISSING) is not _MISSING
 
     def get(self, key, default=None):
-        return super().get(self._key(key), default)
+        value = super().get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        if isinstance(key, str):  # PERF: _key() inlined
+            lower = key.lower()
+            key = self.keymap.get(lower, lower)
+        return super().get(key, default)
+
+    def _update_lower(self, fields: dict) -> None:
+        """Add fields whose names are all lower-case (PERF: in one call)."""
+        super().update(fields)
 
     def pop(self, key, *default):
         if key in self:
@@ -654,10 +678,10 @@ def check_partial_head(data: bytes) -> None:
             raise HTTPException(431)
 
 
-def parse_head(head: bytes) -> 'Tuple[str, str, str, NoCaseDict]':
+def parse_head(head: bytes) -> 'Tuple[str, str, str, Dict[str, str]]':
     """Parse a complete request head into ``(method, target, http_version,
-    headers)``. ``headers`` has lower-case names; repeated fields are
-    joined with ``", "`` (``"; "`` for ``Cookie``).
+    fields)``. ``fields`` is a dictionary with lower-case names; repeated
+    fields are joined with ``", "`` (``"; "`` for ``Cookie``).
 
     The limits of ``Request`` apply: a request line over ``max_readline``
     raises ``HTTPException(414)``; a header line over it, headers over
@@ -675,7 +699,7 @@ def parse_head(head: bytes) -> 'Tuple[str, str, str, NoCaseDict]':
         raise HTTPException(431)
     if len(head) - len(request_line) - 3 > Request.max_header_size:
         raise HTTPException(431)
-    headers = NoCaseDict()
+    values = {}  # type: Dict[str, str]
     for line in fields:
         line = _strip_cr(line)
         if len(line) + 2 > Request.max_readline:
@@ -683,23 +707,24 @@ def parse_head(head: bytes) -> 'Tuple[str, str, str, NoCaseDict]':
         if line[:1] in (b' ', b'\t'):  # obsolete line folding
             raise HTTPException(400)
         name, value = parse_header_line(line)
-        if name in headers:
+        if name in values:
             joiner = '; ' if name == 'cookie' else ', '
-            value = headers[name] + joiner + value
-        headers[name] = value
-    return method, target, version, headers
+            value = values[name] + joiner + value
+        values[name] = value
+    return method, target, version, values
 
 
-def request_framing(http_version: str, headers: 'Any') -> int:
+def request_framing(http_version: str, fields: dict) -> int:
     """Return how the body of a request is framed (RFC 9112 section 6):
     its ``Content-Length``, 0 when it has none, or -1 for chunked.
+    ``fields`` has lower-case names, as ``parse_head`` returns them.
 
     ``Content-Length`` with ``Transfer-Encoding``, a ``Transfer-Encoding``
     on HTTP/1.0, an empty or repeated coding raise ``HTTPException(400)``;
     a coding other than ``chunked`` raises 501.
     """
-    codings = headers.get('Transfer-Encoding')
-    length = headers.get('Content-Length')
+    codings = fields.get('transfer-encoding')
+    length = fields.get('content-length')
     if codings is None:
         return 0 if length is None else parse_content_length(length)
     if length is not None or http_version == '1.0':
@@ -713,10 +738,10 @@ def request_framing(http_version: str, headers: 'Any') -> int:
     raise HTTPException(400)
 
 
-def check_host(http_version: str, headers: 'Any') -> None:
+def check_host(http_version: str, fields: dict) -> None:
     """Refuse an HTTP/1.1 request without a ``Host`` field, and any with
     several (``HTTPException(400)``, RFC 9112 section 3.2)."""
-    host = headers.get('Host')
+    host = fields.get('host')
     if host is None:
         if http_version != '1.0':
             raise HTTPException(400)
@@ -724,11 +749,11 @@ def check_host(http_version: str, headers: 'Any') -> None:
         raise HTTPException(400)
 
 
-def wants_keep_alive(http_version: str, headers: 'Any') -> bool:
+def wants_keep_alive(http_version: str, fields: dict) -> bool:
     """Tell if the client asked to keep the connection open: the default
     for HTTP/1.1, unless ``Connection: close``; for HTTP/1.0 only with
     ``Connection: keep-alive`` (RFC 9112 section 9.3)."""
-    value = headers.get('Connection')
+    value = fields.get('connection')
     if value is None:
         return http_version == '1.1'
     options = [option.strip() for option in value.lower().split(',')]
@@ -981,10 +1006,10 @@ class Request:
         self.files = None  # type: Any
         self.path, self.query_string = self._split_url(url)
         self.content_length = 0
-        value = headers.get('Content-Length')
+        value = headers.get('content-length')
         if value is not None:
             self.content_length = parse_content_length(value)
-        self.content_type = headers.get('Content-Type')
+        self.content_type = headers.get('content-type')
         self._body = body if body is not None else b''
         self._stream = stream
         self._args = None  # type: Optional[MultiDict]
@@ -1048,7 +1073,7 @@ class Request:
     def cookies(self) -> dict:
         """A dictionary with the cookies included in the request."""
         if self._cookies is None:
-            header = self.headers.get('Cookie')
+            header = self.headers.get('cookie')
             self._cookies = parse_cookies(header) if header else {}
         return self._cookies
 
@@ -1142,6 +1167,14 @@ def _check_header_value(value: str) -> str:
     return value
 
 
+# PERF: most responses of an application repeat the same few heads (same
+# status, type and length), so whole heads are kept once built: a hit saves
+# the formatting and checks of every header. The table is emptied when
+# full. MPY: off, as every byte of heap counts there.
+_HEAD_CACHE = {}  # type: Dict[Any, bytes]
+_HEAD_CACHE_SIZE = 0 if IS_MICROPYTHON else 512
+
+
 def format_response_head(
     http_version: str,
     status_code: int,
@@ -1153,6 +1186,24 @@ def format_response_head(
     Header values may be lists (one header line each, as ``Set-Cookie``
     needs). A value with CR or LF raises ``ValueError``.
     """
+    key = None  # type: Any
+    if _HEAD_CACHE_SIZE and reason is None:
+        key = (http_version, status_code, tuple(headers.items()))
+        try:
+            head = _HEAD_CACHE.get(key)
+        except TypeError:  # a list value: not cached
+            key = head = None
+        if head is not None:
+            return head
+    head = _format_head(http_version, status_code, reason, headers)
+    if key is not None:
+        if len(_HEAD_CACHE) >= _HEAD_CACHE_SIZE:
+            _HEAD_CACHE.clear()
+        _HEAD_CACHE[key] = head
+    return head
+
+
+def _format_head(http_version, status_code, reason, headers) -> bytes:
     if reason is None:
         head = status_line(http_version, status_code)
     else:
@@ -2618,6 +2669,7 @@ class _Connection:
         self.peer = None  # type: Any
         self.scheme = getattr(app, '_scheme', 'http')
         self.serving = True  # a server connection: Host, Expect
+        self.keep_alive = False  # the client asked to keep the connection
         self.task = None  # type: Any
 
     # -- input --------------------------------------------------------------
@@ -2672,14 +2724,17 @@ class _Connection:
         if head is None:
             return None
         self.busy = True
-        method, url, version, headers = head
-        length = request_framing(version, headers)
+        method, url, version, fields = head
+        length = request_framing(version, fields)
+        headers = NoCaseDict()
+        headers._update_lower(fields)
         req = Request(self.app, self.peer, method, url, version, headers,
                       sock=(self, self))  # fmt: skip
         req.scheme = self.scheme
+        self.keep_alive = wants_keep_alive(version, fields)
         if self.serving:
-            check_host(version, headers)
-            self._expect(version, headers, length)
+            check_host(version, fields)
+            self._expect(version, fields, length)
         if length:
             await self._read_body(req, length)
         return req
@@ -2687,7 +2742,7 @@ class _Connection:
     def _expect(self, version: str, headers: 'Any', length: int) -> None:
         """Answer ``Expect`` (RFC 9110 section 10.1.1): a 100 before the
         body is read, or a 417 or 413 before the client sends it."""
-        expect = headers.get('Expect')
+        expect = headers.get('expect')
         if expect is None or version == '1.0':  # 1.0 clients don't wait
             return
         if expect.lower() != '100-continue':
@@ -2851,8 +2906,7 @@ class _Connection:
             return False
         reader = req._stream
         unread = isinstance(reader, _BodyReader) and not reader.done
-        keep_alive = not self.closing and wants_keep_alive(
-            req.http_version, req.headers)  # fmt: skip
+        keep_alive = self.keep_alive and not self.closing
         if unread and reader.remaining > self.app.max_discard_length:
             keep_alive = False
         version = '1.0' if req.http_version == '1.0' else '1.1'
