@@ -7,6 +7,7 @@ Usage::
     python3 dev.py lint                   # ruff check, ruff format, mypy
     python3 dev.py mpy [FILTERS...]       # the suite on MicroPython only
     python3 dev.py demo                   # serve examples/demo.py
+    python3 dev.py bench [BENCH_ARGS...]  # bench/run.py: wrk against peers
 
 Every command first creates ``.venv`` (if missing) and installs the project
 with its test dependencies and a MicroPython executable into it. The install
@@ -57,11 +58,15 @@ def subprocess_env():
     return env
 
 
-def run(argv):
-    """Echo and run a command in ROOT; return its exit code."""
-    print('$ ' + display(argv), flush=True)
+def run(argv, env=None):
+    """Echo and run a command in ROOT, with extra environment variables
+    ``env``; return its exit code."""
+    prefix = ''.join(f'{name}={value} ' for name, value in (env or {}).items())
+    print('$ ' + prefix + display(argv), flush=True)
     try:
-        return subprocess.call(argv, cwd=ROOT, env=subprocess_env())
+        return subprocess.call(
+            argv, cwd=ROOT, env=dict(subprocess_env(), **(env or {}))
+        )
     except OSError as exc:
         print(f'cannot run {argv[0]}: {exc}', flush=True)
         return 127
@@ -126,6 +131,19 @@ def pytest_step(args):
     return ('pytest', [venv_exe('pytest')] + list(args))
 
 
+def streams_step():
+    """Return the step that runs the server tests again on CPython with
+    the streams driver, the one MicroPython uses, instead of the
+    asyncio Protocol driver."""
+    tests = sorted(
+        os.path.join('tests', name)
+        for name in os.listdir(os.path.join(ROOT, 'tests'))
+        if name.startswith('test_microdot_server') and name.endswith('.py')
+    )
+    env = {'MICRODOT_TEST_DRIVER': 'streams'}
+    return ('pytest (streams driver)', [venv_exe('pytest'), '-q'] + tests, env)
+
+
 def micropython_step(args=()):
     """Return the step that runs the portable suite on MicroPython."""
     runner = os.path.join('tests', 'mpy_runner.py')
@@ -135,9 +153,9 @@ def micropython_step(args=()):
 
 def run_steps(command, steps):
     """Run steps in order, stop at the first failure; return exit code."""
-    for number, (name, argv) in enumerate(steps, 1):
+    for number, (name, argv, *env) in enumerate(steps, 1):
         print(f'\n==> step {number}/{len(steps)}: {name}', flush=True)
-        code = run(argv)
+        code = run(argv, *env)
         if code != 0:
             print(
                 f'\ndev.py {command}: FAILED at step {number}/{len(steps)} '
@@ -145,7 +163,7 @@ def run_steps(command, steps):
                 flush=True,
             )
             return code
-    names = ', '.join(name for name, _ in steps)
+    names = ', '.join(step[0] for step in steps)
     print(f'\ndev.py {command}: OK, all {len(steps)} steps ok ({names})')
     return 0
 
@@ -153,7 +171,11 @@ def run_steps(command, steps):
 def command_steps(command, args):
     """Return the steps of a checking command."""
     if command == 'test':
-        return lint_steps() + [pytest_step(args), micropython_step()]
+        return lint_steps() + [
+            pytest_step(args),
+            streams_step(),
+            micropython_step(),
+        ]
     if command == 'lint':
         return lint_steps()
     return [micropython_step(args)]
@@ -169,7 +191,7 @@ def demo():
 
 def main(argv):
     """Dispatch a dev.py command; return the process exit code."""
-    commands = ('test', 'lint', 'mpy', 'demo')
+    commands = ('test', 'lint', 'mpy', 'demo', 'bench')
     if not argv or argv[0] not in commands:
         print(__doc__)
         return 0 if argv and argv[0] in ('-h', '--help') else 2
@@ -177,6 +199,9 @@ def main(argv):
         print('dev.py needs Python 3.9 or newer')
         return 2
     command, args = argv[0], argv[1:]
+    if command == 'bench':  # bench/run.py makes its own environment
+        script = os.path.join('bench', 'run.py')
+        return run([sys.executable, script] + args)
     try:
         ensure_venv()
     except StepFailed as exc:

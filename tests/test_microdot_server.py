@@ -210,8 +210,12 @@ async def test_streaming_response_from_sync_generator():
     finally:
         await server.stop()
     assert res.status_line == b'HTTP/1.1 200 OK'
-    assert res.headers == {'content-type': TEXT_PLAIN, 'connection': 'close'}
-    assert res.body == b'one,two,three'
+    assert res.headers == {
+        'content-type': TEXT_PLAIN,
+        'transfer-encoding': 'chunked',
+        'connection': 'close',
+    }
+    assert res.body == b'one,two,three'  # de-chunked by HTTPResponse
 
 
 async def test_cookies_are_set_cookie_lines():
@@ -463,7 +467,9 @@ async def test_header_with_crlf_is_never_sent():
     server = await serverutil.start(make_failing_response_app())
     try:
         raw = await server.exchange(
-            serverutil.build_request(server.port, 'GET', '/bad-header')
+            serverutil.build_request(
+                server.port, 'GET', '/bad-header', {'Connection': 'close'}
+            )
         )
     finally:
         await server.stop()
@@ -506,7 +512,10 @@ async def test_start_server_without_serving_returns_and_serves():
             port = app.server.sockets[0].getsockname()[1]
         res = serverutil.HTTPResponse(
             await serverutil.exchange(
-                port, serverutil.build_request(port, 'GET', '/')
+                port,
+                serverutil.build_request(
+                    port, 'GET', '/', {'Connection': 'close'}
+                ),
             )
         )
     finally:
