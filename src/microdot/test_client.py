@@ -296,7 +296,10 @@ def _parse_http_date(text: str) -> 'Optional[int]':
     try:
         _, day, month, year, clock, _ = text.split()
         hours, minutes, seconds = [int(part) for part in clock.split(':')]
-        month_number = _MONTHS.index(month) + 1
+        index = _MONTHS.index(month) if len(month) == 3 else 1
+        if index % 3:  # such as 'anF', across two month names
+            raise ValueError(month)
+        month_number = index // 3 + 1
         days = _days_from_civil(int(year), month_number, int(day))
     except ValueError:
         return None
