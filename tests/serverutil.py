@@ -21,6 +21,8 @@ import socket
 import sys
 import time
 
+from microdot import Microdot, Request
+
 IS_MICROPYTHON = sys.implementation.name == 'micropython'
 
 HOST = '127.0.0.1'
@@ -122,6 +124,41 @@ class RunningServer:
         return HTTPResponse(await self.exchange(data, timeout))
 
 
+def index_app(body):
+    """Return a ``Microdot`` app whose route ``/`` returns ``body``; tests
+    add their other routes to it."""
+    app = Microdot()
+
+    @app.route('/')
+    async def index(req):
+        return body
+
+    return app
+
+
+async def with_request_limit(name, value, coro):
+    """Await ``coro`` with the class attribute ``Request.<name>`` set to
+    ``value``; restore the previous value in ``finally``."""
+    saved = getattr(Request, name)
+    setattr(Request, name, value)
+    try:
+        return await coro
+    finally:
+        setattr(Request, name, saved)
+
+
+async def read_stream(req, size=1024, reads=1000):
+    """Return the body read from ``req.stream`` in reads of up to ``size``
+    bytes (bounded: at most ``reads`` reads)."""
+    data = b''
+    for _ in range(reads):
+        chunk = await req.stream.read(size)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def _choose_port():
     if IS_MICROPYTHON:
         # MPY: a listening socket cannot tell its port, so pick one.
@@ -129,8 +166,9 @@ def _choose_port():
     return 0
 
 
-def _select_driver(app):
-    """Force the streams driver when MICRODOT_TEST_DRIVER=streams."""
+def select_driver(app):
+    """Force the streams driver when MICRODOT_TEST_DRIVER=streams (for
+    tests that call ``app.start_server()`` themselves too)."""
     if IS_MICROPYTHON:  # MPY: the streams driver is the only one
         return
     getenv = getattr(os, 'getenv', None)
@@ -142,7 +180,7 @@ async def start(app, debug=False, timeout=START_TIMEOUT):
     """Start ``app`` on 127.0.0.1 and return a ``RunningServer`` once it
     listens. On MicroPython a random port is used and an address in use
     means another try, at most ``PORT_ATTEMPTS`` times."""
-    _select_driver(app)
+    select_driver(app)
     for _ in range(PORT_ATTEMPTS):
         port = _choose_port()
         state = {}  # type: dict
@@ -161,6 +199,21 @@ async def start(app, debug=False, timeout=START_TIMEOUT):
         if not (IS_MICROPYTHON and isinstance(error, OSError)):
             raise error or AssertionError('start_server() returned')
     raise AssertionError('no free port after %d attempts' % PORT_ATTEMPTS)
+
+
+async def with_client(app, script, timeout=IO_TIMEOUT):
+    """Start ``app``, open one ``Client`` connection and return ``await
+    script(server, client)``; then close the connection and stop the
+    server. ``timeout`` bounds the connect."""
+    server = await start(app)
+    try:
+        client = await Client.open(server.port, timeout)
+        try:
+            return await script(server, client)
+        finally:
+            await client.close()
+    finally:
+        await server.stop()
 
 
 async def _close(writer):

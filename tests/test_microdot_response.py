@@ -68,6 +68,22 @@ def parse_response(data):
     return lines[0], headers, body
 
 
+async def written(res, *args, **kwargs):
+    """Return the bytes ``res.write()`` sends (extra arguments go to it)."""
+    stream = AsyncBytesIO()
+    await res.write(stream, *args, **kwargs)
+    return stream.getvalue()
+
+
+def check_parsed(data, status, headers, body):
+    """Check the status line, the sorted header lines and the body of the
+    raw response ``data``."""
+    got_status, got_headers, got_body = parse_response(data)
+    assert got_status == status
+    assert sorted(got_headers) == headers
+    assert got_body == body
+
+
 def write_file(name, data):
     with open(name, 'wb') as f:
         f.write(data)
@@ -1204,17 +1220,16 @@ def test_already_handled_is_response():
     assert isinstance(Response.already_handled, Response)
 
 
+HELLO_HEADERS = [
+    (b'Connection', b'close'),
+    (b'Content-Length', b'5'),
+    (b'Content-Type', b'text/plain; charset=UTF-8'),
+]
+
+
 async def test_write_simple_body_exact_bytes():
-    stream = AsyncBytesIO()
-    await Response('hello').write(stream)
-    status, headers, body = parse_response(stream.getvalue())
-    assert status == b'HTTP/1.1 200 OK'
-    assert sorted(headers) == [
-        (b'Connection', b'close'),
-        (b'Content-Length', b'5'),
-        (b'Content-Type', b'text/plain; charset=UTF-8'),
-    ]
-    assert body == b'hello'
+    data = await written(Response('hello'))
+    check_parsed(data, b'HTTP/1.1 200 OK', HELLO_HEADERS, b'hello')
 
 
 async def test_write_keep_alive_adds_no_connection_header():
@@ -1235,76 +1250,54 @@ async def test_write_returns_false_when_closing():
 
 
 async def test_write_http_10_status_line():
-    stream = AsyncBytesIO()
-    await Response('x', 404).write(stream, '1.0')
-    status, _, body = parse_response(stream.getvalue())
+    status, _, body = parse_response(await written(Response('x', 404), '1.0'))
     assert status == b'HTTP/1.0 404 Not Found'
     assert body == b'x'
 
 
 async def test_write_custom_reason():
-    stream = AsyncBytesIO()
-    await Response('x', reason='Custom').write(stream)
-    assert stream.getvalue().startswith(b'HTTP/1.1 200 Custom\r\n')
+    data = await written(Response('x', reason='Custom'))
+    assert data.startswith(b'HTTP/1.1 200 Custom\r\n')
 
 
 async def test_write_head_response_sends_headers_only():
     res = Response('hello')
     res.is_head = True
-    stream = AsyncBytesIO()
-    await res.write(stream)
-    data = stream.getvalue()
-    status, headers, body = parse_response(data)
+    data = await written(res)
     assert data.endswith(b'\r\n\r\n')
-    assert status == b'HTTP/1.1 200 OK'
-    assert sorted(headers) == [
-        (b'Connection', b'close'),
-        (b'Content-Length', b'5'),
-        (b'Content-Type', b'text/plain; charset=UTF-8'),
-    ]
-    assert body == b''
+    check_parsed(data, b'HTTP/1.1 200 OK', HELLO_HEADERS, b'')
+
+
+def generate_ab_cd():
+    yield 'ab'
+    yield b'cd'
 
 
 async def test_write_generator_body():
-    def generate():
-        yield 'ab'
-        yield b'cd'
-
-    stream = AsyncBytesIO()
-    await Response(generate()).write(stream)
-    status, headers, body = parse_response(stream.getvalue())
-    assert status == b'HTTP/1.1 200 OK'
-    assert sorted(headers) == [
+    data = await written(Response(generate_ab_cd()))
+    headers = [
         (b'Connection', b'close'),
         (b'Content-Type', b'text/plain; charset=UTF-8'),
         (b'Transfer-Encoding', b'chunked'),
     ]
-    assert body == b'2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n'
+    body = b'2\r\nab\r\n2\r\ncd\r\n0\r\n\r\n'
+    check_parsed(data, b'HTTP/1.1 200 OK', headers, body)
 
 
 async def test_write_generator_body_http_10_is_close_delimited():
-    def generate():
-        yield 'ab'
-        yield b'cd'
-
-    stream = AsyncBytesIO()
-    await Response(generate()).write(stream, '1.0', keep_alive=True)
-    status, headers, body = parse_response(stream.getvalue())
-    assert status == b'HTTP/1.0 200 OK'
-    assert sorted(headers) == [
+    data = await written(Response(generate_ab_cd()), '1.0', keep_alive=True)
+    headers = [
         (b'Connection', b'close'),
         (b'Content-Type', b'text/plain; charset=UTF-8'),
     ]
-    assert body == b'abcd'
+    check_parsed(data, b'HTTP/1.0 200 OK', headers, b'abcd')
 
 
 async def test_write_several_cookies():
     res = Response(b'')
     res.set_cookie('a', '1')
     res.set_cookie('b', '2')
-    stream = AsyncBytesIO()
-    await res.write(stream)
-    _, headers, _ = parse_response(stream.getvalue())
+    _, headers, _ = parse_response(await written(res))
     assert (b'Set-Cookie', b'a=1') in headers
     assert (b'Set-Cookie', b'b=2') in headers
 
@@ -1328,14 +1321,21 @@ def test_orjson_used_when_installed():
     assert Response(JSON_VALUE).body == JSON_BYTES
 
 
-def test_json_without_orjson_same_bytes():
+def json_with_and_without_orjson(value):
+    """Return the JSON body of ``value`` as made with orjson (when it is
+    installed) and as made without it."""
     saved = core._orjson
-    with_orjson = Response(JSON_VALUE).body
+    with_orjson = Response(value).body
     core._orjson = None
     try:
-        without_orjson = Response(JSON_VALUE).body
+        without_orjson = Response(value).body
     finally:
         core._orjson = saved
+    return with_orjson, without_orjson
+
+
+def test_json_without_orjson_same_bytes():
+    with_orjson, without_orjson = json_with_and_without_orjson(JSON_VALUE)
     assert without_orjson == with_orjson
     if not support.IS_MICROPYTHON:  # MPY: dict order is not insertion order
         assert without_orjson == JSON_BYTES
@@ -1343,25 +1343,13 @@ def test_json_without_orjson_same_bytes():
 
 def test_json_list_without_orjson_same_bytes():
     value = [1, 'x', [None, {'k': 0}]]
-    saved = core._orjson
-    with_orjson = Response(value).body
-    core._orjson = None
-    try:
-        without_orjson = Response(value).body
-    finally:
-        core._orjson = saved
+    with_orjson, without_orjson = json_with_and_without_orjson(value)
     assert with_orjson == b'[1,"x",[null,{"k":0}]]'
     assert without_orjson == with_orjson
 
 
 def test_json_non_ascii_without_orjson_same_bytes():
     value = {'name': 'h\u00e9 \u2603'}
-    saved = core._orjson
-    with_orjson = Response(value).body
-    core._orjson = None
-    try:
-        without_orjson = Response(value).body
-    finally:
-        core._orjson = saved
+    with_orjson, without_orjson = json_with_and_without_orjson(value)
     assert with_orjson == b'{"name":"h\xc3\xa9 \xe2\x98\x83"}'
     assert without_orjson == with_orjson

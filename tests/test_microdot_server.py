@@ -13,11 +13,7 @@ TEXT_PLAIN = 'text/plain; charset=UTF-8'
 
 
 def make_app():
-    app = Microdot()
-
-    @app.route('/')
-    async def index(req):
-        return 'Hello, world!'
+    app = serverutil.index_app('Hello, world!')
 
     @app.route('/json')
     async def json_route(req):
@@ -37,12 +33,7 @@ def make_app():
 
     @app.post('/upload')
     async def upload(req):
-        data = b''
-        for _ in range(1000):  # bounded: 1000 reads of up to 1 KiB
-            chunk = await req.stream.read(1024)
-            if not chunk:
-                break
-            data += chunk
+        data = await serverutil.read_stream(req)
         return data, {'X-Body-Length': str(len(req.body))}
 
     @app.route('/stream')

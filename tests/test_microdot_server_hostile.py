@@ -13,7 +13,7 @@ import asyncio
 import serverutil
 import support
 
-from microdot import Microdot, Request
+from microdot import Request
 
 TEXT_PLAIN = 'text/plain; charset=UTF-8'
 TIMEOUT = 3  # seconds for one exchange; a hanging server fails the test
@@ -30,11 +30,7 @@ NOT_IMPLEMENTED = b'HTTP/1.1 501 Not Implemented'
 
 
 def make_app():
-    app = Microdot()
-
-    @app.route('/')
-    async def index(req):
-        return 'ok'
+    app = serverutil.index_app('ok')
 
     @app.post('/body')
     async def body(req):
@@ -43,23 +39,29 @@ def make_app():
     return app
 
 
+async def with_client(app, script):
+    """Return ``await script(server, client)`` on a new connection."""
+    return await serverutil.with_client(app, script, TIMEOUT)
+
+
+async def read_outcome(client):
+    """Return the first response, if the connection was closed after it,
+    and the bytes that followed."""
+    res = await client.read_response(timeout=TIMEOUT)
+    closed = await client.is_closed(TIMEOUT)
+    return res, closed, client.buffer
+
+
 async def send_bad(data, app=None, half_close=False):
-    """Send ``data`` on a new connection; return the first response, if
-    the connection was closed after it, and the bytes that followed."""
-    server = await serverutil.start(app or make_app())
-    try:
-        client = await serverutil.Client.open(server.port, TIMEOUT)
-        try:
-            await client.try_send(data, TIMEOUT)
-            if half_close:
-                client.shutdown_write()
-            res = await client.read_response(timeout=TIMEOUT)
-            closed = await client.is_closed(TIMEOUT)
-            return res, closed, client.buffer
-        finally:
-            await client.close()
-    finally:
-        await server.stop()
+    """Send ``data`` on a new connection; return ``read_outcome()``."""
+
+    async def script(server, client):
+        await client.try_send(data, TIMEOUT)
+        if half_close:
+            client.shutdown_write()
+        return await read_outcome(client)
+
+    return await with_client(app or make_app(), script)
 
 
 def check_error(outcome, status_line, body):
@@ -260,19 +262,17 @@ async def test_header_line_without_colon_is_400():
     await expect_400(get_with(b'X-A one\r\n'))
 
 
-async def test_tab_in_header_value_is_accepted():
-    server = await serverutil.start(make_app())
-    try:
-        client = await serverutil.Client.open(server.port, TIMEOUT)
-        try:
-            await client.send(get_with(b'X-A: o\tne\r\n'), TIMEOUT)
-            res = await client.read_response(timeout=TIMEOUT)
-        finally:
-            await client.close()
-    finally:
-        await server.stop()
+def check_ok(res):
     assert res.status_line == b'HTTP/1.1 200 OK', res.raw
     assert res.body == b'ok'
+
+
+async def test_tab_in_header_value_is_accepted():
+    async def script(server, client):
+        await client.send(get_with(b'X-A: o\tne\r\n'), TIMEOUT)
+        return await client.read_response(timeout=TIMEOUT)
+
+    check_ok(await with_client(make_app(), script))
 
 
 # -- request line and Host ----------------------------------------------------
@@ -347,12 +347,9 @@ async def test_headers_over_max_header_size_are_431():
 
 
 async def test_headers_below_max_header_size_are_accepted():
-    outcome = await send_bad(
-        get_with(fill_headers(7, 1000) + b'Connection: close\r\n')
-    )
-    res, closed, rest = outcome
-    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
-    assert res.body == b'ok'
+    lines = fill_headers(7, 1000) + b'Connection: close\r\n'
+    res, closed, rest = await send_bad(get_with(lines))
+    check_ok(res)
 
 
 async def test_more_than_max_header_count_fields_is_431():
@@ -364,8 +361,7 @@ async def test_more_than_max_header_count_fields_is_431():
 async def test_max_header_count_fields_are_accepted():
     lines = fill_headers(98, 20) + b'Connection: close\r\n'  # 100 fields
     res, closed, rest = await send_bad(get_with(lines))
-    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
-    assert res.body == b'ok'
+    check_ok(res)
 
 
 def check_413(outcome):
@@ -381,13 +377,12 @@ async def test_content_length_over_max_content_length_is_413():
 
 async def test_chunked_body_over_max_content_length_is_413():
     chunk = b'3c\r\n' + b'c' * 60 + b'\r\n'  # 60 bytes
-    saved = Request.max_content_length
-    Request.max_content_length = 100
-    try:
-        outcome = await send_bad(chunked(chunk + chunk + b'0\r\n\r\n'))
-    finally:
-        Request.max_content_length = saved
-    check_413(outcome)
+    data = chunked(chunk + chunk + b'0\r\n\r\n')
+    check_413(
+        await serverutil.with_request_limit(
+            'max_content_length', 100, send_bad(data)
+        )
+    )
 
 
 # -- deadlines ----------------------------------------------------------------
@@ -410,9 +405,7 @@ async def watch_close(client, clock, state):
 
 async def serve_other(server, state):
     """Serve another client while the slow one is open."""
-    res = await server.request('GET', '/', timeout=TIMEOUT)
-    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
-    assert res.body == b'ok'
+    check_ok(await server.request('GET', '/', timeout=TIMEOUT))
     assert 'at' not in state, 'the other client waited for the slow one'
 
 
@@ -424,30 +417,26 @@ def check_closed_on_time(client, state, what):
     assert at <= SHORT + LATE, '%s: closed too late (%.2f s)' % (what, at)
 
 
-async def run_stalled(app, script):
-    """Run ``await script(server, client)`` on a new connection."""
-    server = await serverutil.start(app)
-    try:
-        client = await serverutil.Client.open(server.port, TIMEOUT)
-        try:
-            await script(server, client)
-        finally:
-            await client.close()
-    finally:
-        await server.stop()
+async def check_stalled_close(server, client, what, wait=0.1, slow=b''):
+    """From now on, send ``slow`` one byte at a time until the server
+    closes ``client``, serve another client after ``wait`` seconds, and
+    check that the close comes about SHORT seconds from now."""
+    clock = serverutil.Deadline(0)
+    state = {}  # type: dict
+    watcher = asyncio.create_task(watch_close(client, clock, state))
+    sender = asyncio.create_task(send_slowly(client, slow, state))
+    await asyncio.sleep(wait)
+    await serve_other(server, state)
+    await watcher
+    await sender
+    check_closed_on_time(client, state, what)
 
 
 async def test_silent_client_closed_after_head_timeout():
     async def script(server, client):
-        clock = serverutil.Deadline(0)
-        state = {}  # type: dict
-        watcher = asyncio.create_task(watch_close(client, clock, state))
-        await asyncio.sleep(0.1)
-        await serve_other(server, state)
-        await watcher
-        check_closed_on_time(client, state, 'silent client')
+        await check_stalled_close(server, client, 'silent client')
 
-    await run_stalled(make_slow_app(head=SHORT), script)
+    await with_client(make_slow_app(head=SHORT), script)
 
 
 async def send_slowly(client, data, state):
@@ -462,33 +451,31 @@ SLOW_HEAD = b'GET / HTTP/1.1\r\n' + HOST + b'X-Slow: ' + b's' * 100
 
 
 async def slowloris(server, client):
-    clock = serverutil.Deadline(0)  # from the first byte
-    state = {}  # type: dict
-    watcher = asyncio.create_task(watch_close(client, clock, state))
-    sender = asyncio.create_task(send_slowly(client, SLOW_HEAD, state))
-    await asyncio.sleep(0.25)
-    await serve_other(server, state)
-    await watcher
-    await sender
-    check_closed_on_time(client, state, 'slowloris')
+    # The deadline counts from the first byte.
+    await check_stalled_close(server, client, 'slowloris', 0.25, SLOW_HEAD)
+
+
+async def first_response(client):
+    """GET / on ``client`` and return the (keep-alive) response."""
+    await client.send(get_with(b''), TIMEOUT)
+    return await client.read_response(timeout=TIMEOUT)
 
 
 async def test_slowloris_closed_after_head_timeout_from_first_byte():
-    await run_stalled(make_slow_app(head=SHORT), slowloris)
+    await with_client(make_slow_app(head=SHORT), slowloris)
 
 
 async def test_slow_head_on_keep_alive_connection_closed_after_head_timeout():
     # Idle longer than head_timeout (but within keep_alive_timeout), then
     # a slow head: head_timeout counts from its first byte.
     async def script(server, client):
-        await client.send(get_with(b''), TIMEOUT)
-        first = await client.read_response(timeout=TIMEOUT)
+        first = await first_response(client)
         assert first.body == b'ok', first.raw
         assert 'connection' not in first.headers, first.raw
         await asyncio.sleep(SHORT + 0.2)
         await slowloris(server, client)
 
-    await run_stalled(make_slow_app(head=SHORT, keep_alive=5.0), script)
+    await with_client(make_slow_app(head=SHORT, keep_alive=5.0), script)
 
 
 async def test_incomplete_body_closed_after_body_timeout():
@@ -498,32 +485,19 @@ async def test_incomplete_body_closed_after_body_timeout():
         await client.send(head, TIMEOUT)
         await asyncio.sleep(0.05)
         await client.send(b'abc', TIMEOUT)
-        clock = serverutil.Deadline(0)
-        state = {}  # type: dict
-        watcher = asyncio.create_task(watch_close(client, clock, state))
-        await asyncio.sleep(0.1)
-        await serve_other(server, state)
-        await watcher
-        check_closed_on_time(client, state, 'incomplete body')
+        await check_stalled_close(server, client, 'incomplete body')
 
-    await run_stalled(make_slow_app(body=SHORT), script)
+    await with_client(make_slow_app(body=SHORT), script)
 
 
 async def test_idle_keep_alive_connection_closed_after_keep_alive_timeout():
     async def script(server, client):
-        await client.send(get_with(b''), TIMEOUT)
-        first = await client.read_response(timeout=TIMEOUT)
+        first = await first_response(client)
         assert first.status_line == b'HTTP/1.1 200 OK', first.raw
         assert 'connection' not in first.headers, first.raw
-        clock = serverutil.Deadline(0)
-        state = {}  # type: dict
-        watcher = asyncio.create_task(watch_close(client, clock, state))
-        await asyncio.sleep(0.1)
-        await serve_other(server, state)
-        await watcher
-        check_closed_on_time(client, state, 'idle keep-alive')
+        await check_stalled_close(server, client, 'idle keep-alive')
 
-    await run_stalled(make_slow_app(keep_alive=SHORT), script)
+    await with_client(make_slow_app(keep_alive=SHORT), script)
 
 
 # -- lingering close ----------------------------------------------------------
@@ -536,19 +510,13 @@ async def send_then_wait(data):
     lingering close (drain before closing) avoids a reset."""
     app = make_app()
     app.max_discard_length = 2 * EXTRA
-    server = await serverutil.start(app)
-    try:
-        client = await serverutil.Client.open(server.port, TIMEOUT)
-        try:
-            await client.try_send(data, TIMEOUT)
-            await asyncio.sleep(0.3)
-            res = await client.read_response(timeout=TIMEOUT)
-            closed = await client.is_closed(TIMEOUT)
-            return res, closed, client.buffer
-        finally:
-            await client.close()
-    finally:
-        await server.stop()
+
+    async def script(server, client):
+        await client.try_send(data, TIMEOUT)
+        await asyncio.sleep(0.3)
+        return await read_outcome(client)
+
+    return await with_client(app, script)
 
 
 async def test_413_reaches_client_that_sent_the_body():

@@ -10,17 +10,18 @@ are counted in /proc/self/fd (Linux).
 
 import asyncio
 import gc
-import logging
 import os
-import socket
-import struct
 
 import pytest
 import serverutil
+from cpythonutil import (
+    LogRecords,
+    assert_nothing_printed,
+    connect_raw,
+    fd_count,
+    reset,
+)
 
-from microdot import Microdot
-
-HOST = serverutil.HOST
 CLIENTS = 50
 IO_TIMEOUT = 5  # seconds for one client call
 SETTLE_TIMEOUT = 5  # seconds for fds and tasks to be released
@@ -58,11 +59,7 @@ class SlowStream:
 
 
 def make_app():
-    app = Microdot()
-
-    @app.route('/')
-    async def index(req):
-        return 'hello'
+    app = serverutil.index_app('hello')
 
     @app.post('/upload')
     async def upload(req):
@@ -75,53 +72,8 @@ def make_app():
     return app
 
 
-def fd_count():
-    return len(os.listdir('/proc/self/fd'))
-
-
-class LogRecords(logging.Handler):
-    """Collects the records of the ``asyncio`` logger (where "Task
-    exception was never retrieved" and transport errors go)."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.messages = []  # type: list[str]
-
-    def emit(self, record):
-        self.messages.append(self.format(record))
-
-    def __enter__(self):
-        logging.getLogger('asyncio').addHandler(self)
-        return self
-
-    def __exit__(self, *exc_info):
-        logging.getLogger('asyncio').removeHandler(self)
-
-
-async def connect(port):
-    loop = asyncio.get_running_loop()
-    sock = socket.socket()
-    sock.setblocking(False)
-    try:
-        await asyncio.wait_for(
-            loop.sock_connect(sock, (HOST, port)), IO_TIMEOUT
-        )
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def reset(sock):
-    """Close with SO_LINGER 0: the server gets a RST, not a FIN."""
-    sock.setsockopt(
-        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)
-    )
-    sock.close()
-
-
 async def reset_after_sending(port, data):
-    sock = await connect(port)
+    sock = await connect_raw(port)
     try:
         await asyncio.get_running_loop().sock_sendall(sock, data)
         await asyncio.sleep(0.01)  # let the server start reading
@@ -132,7 +84,7 @@ async def reset_after_sending(port, data):
 async def reset_mid_response(port):
     """Request the slow stream, read its first bytes, then reset."""
     loop = asyncio.get_running_loop()
-    sock = await connect(port)
+    sock = await connect_raw(port)
     try:
         await loop.sock_sendall(sock, STREAM_REQUEST)
         first = await asyncio.wait_for(loop.sock_recv(sock, 4096), IO_TIMEOUT)
@@ -208,10 +160,7 @@ async def test_resets_print_nothing(kind, capsys):
         finally:
             await server.stop()
         gc.collect()  # a lost task exception is logged when the task dies
-    out, err = capsys.readouterr()
-    assert out == ''
-    assert err == ''
-    assert log.messages == []
+    assert_nothing_printed(capsys, log)
 
 
 @pytest.mark.parametrize('kind', KINDS)

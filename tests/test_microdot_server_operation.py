@@ -14,8 +14,6 @@ import asyncio
 import serverutil
 import support
 
-from microdot import Microdot
-
 HOST = serverutil.HOST
 IO_TIMEOUT = 5  # seconds for one request/response exchange
 CLOSE_TIMEOUT = 2  # seconds for the server to close a connection
@@ -205,17 +203,6 @@ async def assert_no_new_tasks(baseline, timeout=SETTLE_TIMEOUT):
     )
 
 
-def use_test_driver(app):
-    """Honour MICRODOT_TEST_DRIVER=streams like serverutil.start() does,
-    for the tests that call ``start_server()`` themselves."""
-    if support.IS_MICROPYTHON:  # MPY: the streams driver is the only one
-        return
-    import os
-
-    if os.getenv('MICRODOT_TEST_DRIVER') == 'streams':
-        setattr(app, '_use_streams', True)
-
-
 # -- the app -----------------------------------------------------------------
 
 
@@ -255,12 +242,8 @@ class SlowStream:
 
 def make_app():
     """Return ``(app, state)``, ``state`` a ``State``."""
-    app = Microdot()
+    app = serverutil.index_app('hello')
     state = State()
-
-    @app.route('/')
-    async def index(req):
-        return 'hello'
 
     @app.route('/slow')
     async def slow(req):
@@ -326,18 +309,55 @@ def assert_hello(res):
     assert res.body == b'hello'
 
 
+class Session:
+    """``make_app()`` served by ``start()``. ``baseline`` holds the tasks
+    from before the server started (see ``task_snapshot()``)."""
+
+    def __init__(self, settings):
+        self.app, self.state = make_app()
+        for name in settings:
+            setattr(self.app, name, settings[name])
+        self.baseline = task_snapshot()
+        self.server = None
+        self.port = 0
+
+    async def send_slow(self, conn):
+        """Send GET /slow on ``conn`` and wait until its handler runs."""
+        await conn.send(serverutil.build_request(self.port, 'GET', '/slow'))
+        await wait_started(self.state)
+
+    async def shutdown_during_slow(self, conn):
+        """``send_slow(conn)``, then ``app.shutdown()``."""
+        await self.send_slow(conn)
+        self.app.shutdown()
+
+
+async def with_session(script, connections=1, **settings):
+    """Serve ``make_app()`` (``settings`` are set as app attributes), open
+    ``connections`` connections and return ``await script(session,
+    *conns)``; then close them and stop the server."""
+    session = Session(settings)
+    server = session.server = await start(session.app)
+    session.port = server.port
+    conns = []
+    try:
+        for _ in range(connections):
+            conns.append(await connect(server.port))
+        return await script(session, *conns)
+    finally:
+        for conn in conns:
+            await conn.close()
+        await stop(server, session.state)
+
+
 # -- shutdown() from a handler -----------------------------------------------
 
 
 async def test_shutdown_request_gets_its_full_response():
-    app, state = make_app()
-    server = await start(app)
-    conn = await connect(server.port)
-    try:
-        res = await conn.request('GET', '/shutdown')
-    finally:
-        await conn.close()
-        await stop(server, state)
+    async def script(session, conn):
+        return await conn.request('GET', '/shutdown')
+
+    res = await with_session(script)
     assert res.status_line == b'HTTP/1.1 200 OK'
     assert res.headers['content-type'] == TEXT_PLAIN
     assert res.headers['content-length'] == '3'
@@ -346,83 +366,61 @@ async def test_shutdown_request_gets_its_full_response():
 
 
 async def test_shutdown_request_connection_is_closed_after_response():
-    app, state = make_app()
-    server = await start(app)
-    conn = await connect(server.port)
-    try:
+    async def script(session, conn):
         await conn.request('GET', '/shutdown')
-        rest = await conn.read_until_closed()
-    finally:
-        await conn.close()
-        await stop(server, state)
+        return await conn.read_until_closed()
+
+    rest = await with_session(script)
     assert rest == b''
 
 
 async def test_shutdown_from_handler_returns_while_client_keeps_socket():
     # The client never closes its keep-alive connection: the server must
     # close it itself for start_server() to return.
-    app, state = make_app()
-    server = await start(app)
-    conn = await connect(server.port)
-    try:
+    async def script(session, conn):
         await conn.request('GET', '/shutdown')
-        await wait_finished(server)
-        assert server.finished()
-        assert app.server is None
-    finally:
-        await conn.close()
-        await stop(server, state)
+        await wait_finished(session.server)
+        assert session.server.finished()
+        assert session.app.server is None
+
+    await with_session(script)
 
 
 async def test_port_is_free_after_shutdown_from_handler():
-    app, state = make_app()
-    server = await start(app)
-    conn = await connect(server.port)
-    try:
+    async def script(session, conn):
         await conn.request('GET', '/shutdown')
-        await wait_finished(server)
-        free = serverutil.port_is_free(server.port)
-    finally:
-        await conn.close()
-        await stop(server, state)
+        await wait_finished(session.server)
+        return serverutil.port_is_free(session.port)
+
+    free = await with_session(script)
     assert free
 
 
 async def test_shutdown_leaves_no_tasks():
-    app, state = make_app()
-    baseline = task_snapshot()
-    server = await start(app)
-    idle = await connect(server.port)
-    try:
+    async def script(session, idle):
         assert_hello(await idle.request('GET', '/'))
-        assert (await get(server.port, '/shutdown')).body == b'bye'
-        await wait_finished(server)
-        await assert_no_new_tasks(baseline)
-    finally:
-        await idle.close()
-        await stop(server, state)
+        assert (await get(session.port, '/shutdown')).body == b'bye'
+        await wait_finished(session.server)
+        await assert_no_new_tasks(session.baseline)
+
+    await with_session(script)
 
 
 # -- shutdown with other connections open ------------------------------------
 
 
 async def test_in_flight_request_finishes_during_shutdown():
-    app, state = make_app()
-    server = await start(app)
-    slow = await connect(server.port)
-    other = await connect(server.port)
-    try:
-        await slow.send(serverutil.build_request(server.port, 'GET', '/slow'))
-        await wait_started(state)
+    async def script(session, slow, other):
+        await session.send_slow(slow)
         bye = await other.request('GET', '/shutdown')
-        waited = not server.finished()  # the slow request holds it open
-        state.release.set()
+        # The slow request holds start_server() open.
+        waited = not session.server.finished()
+        session.state.release.set()
         res = await slow.response()
-        await wait_finished(server)
-    finally:
-        await slow.close()
-        await other.close()
-        await stop(server, state)
+        await wait_finished(session.server)
+        return bye, waited, res
+
+    bye, waited, res = await with_session(script, 2)
     assert bye.body == b'bye'
     assert waited
     assert res.status_line == b'HTTP/1.1 200 OK'
@@ -432,121 +430,87 @@ async def test_in_flight_request_finishes_during_shutdown():
 
 
 async def test_in_flight_connection_is_closed_after_its_response():
-    app, state = make_app()
-    server = await start(app)
-    slow = await connect(server.port)
-    try:
-        await slow.send(serverutil.build_request(server.port, 'GET', '/slow'))
-        await wait_started(state)
-        app.shutdown()
-        state.release.set()
+    async def script(session, slow):
+        await session.shutdown_during_slow(slow)
+        session.state.release.set()
         await slow.response()
-        rest = await slow.read_until_closed()
-    finally:
-        await slow.close()
-        await stop(server, state)
+        return await slow.read_until_closed()
+
+    rest = await with_session(script)
     assert rest == b''
 
 
 async def test_new_connections_are_not_served_during_shutdown():
-    app, state = make_app()
-    server = await start(app)
-    slow = await connect(server.port)
-    try:
-        await slow.send(serverutil.build_request(server.port, 'GET', '/slow'))
-        await wait_started(state)
-        app.shutdown()
+    async def script(session, slow):
+        await session.shutdown_during_slow(slow)
         # The in-flight request keeps start_server() running, but the
         # listening socket must be closed (a short window is tolerated).
         deadline = serverutil.Deadline(CLOSE_TIMEOUT)
         refused = False
         for _ in range(100):
-            refused = await is_refused(server.port)
+            refused = await is_refused(session.port)
             if refused or deadline.expired():
                 break
             await asyncio.sleep(0.02)
-        still_running = not server.finished()
-    finally:
-        await slow.close()
-        await stop(server, state)
+        return refused, not session.server.finished()
+
+    refused, still_running = await with_session(script)
     assert refused
     assert still_running
 
 
 async def test_idle_keep_alive_connection_is_closed_by_shutdown():
-    app, state = make_app()
-    app.keep_alive_timeout = 30  # so only the shutdown can close it
-    app.shutdown_timeout = 30  # an idle connection is not in flight
-    server = await start(app)
-    idle = await connect(server.port)
-    try:
+    async def script(session, idle):
         assert_hello(await idle.request('GET', '/'))
-        app.shutdown()
+        session.app.shutdown()
         rest = await idle.read_until_closed()
-        await wait_finished(server)
-    finally:
-        await idle.close()
-        await stop(server, state)
+        await wait_finished(session.server)
+        return rest
+
+    rest = await with_session(
+        script,
+        keep_alive_timeout=30,  # so only the shutdown can close it
+        shutdown_timeout=30,  # an idle connection is not in flight
+    )
     assert rest == b''
 
 
 async def test_shutdown_with_stuck_request_returns_after_shutdown_timeout():
-    app, state = make_app()
-    app.shutdown_timeout = 0.5
-    server = await start(app)
-    stuck = await connect(server.port)
-    try:
-        await stuck.send(serverutil.build_request(server.port, 'GET', '/slow'))
-        await wait_started(state)
-        app.shutdown()
+    async def script(session, stuck):
+        await session.shutdown_during_slow(stuck)
         elapsed = serverutil.Deadline(0)
-        await wait_finished(server, IO_TIMEOUT)
-        seconds = elapsed.elapsed()
-    finally:
-        await stuck.close()
-        await stop(server, state)
+        await wait_finished(session.server, IO_TIMEOUT)
+        return elapsed.elapsed()
+
+    seconds = await with_session(script, shutdown_timeout=0.5)
     assert seconds >= 0.45, 'returned after %.2f s' % seconds
     assert seconds < 1.5, 'returned after %.2f s' % seconds
 
 
 async def test_stuck_request_connection_is_closed_after_shutdown_timeout():
-    app, state = make_app()
-    app.shutdown_timeout = 0.5
-    server = await start(app)
-    stuck = await connect(server.port)
-    try:
-        await stuck.send(serverutil.build_request(server.port, 'GET', '/slow'))
-        await wait_started(state)
-        app.shutdown()
-        await wait_finished(server, IO_TIMEOUT)
+    async def script(session, stuck):
+        await session.shutdown_during_slow(stuck)
+        await wait_finished(session.server, IO_TIMEOUT)
         # The handler never answered: the client sees EOF or a reset.
         rest = await stuck.read_until_closed(timeout=1)
-        free = serverutil.port_is_free(server.port)
-    finally:
-        await stuck.close()
-        await stop(server, state)
+        return rest, serverutil.port_is_free(session.port)
+
+    rest, free = await with_session(script, shutdown_timeout=0.5)
     assert rest == b''
     assert free
 
 
 async def test_stuck_request_task_is_not_leaked_after_shutdown_timeout():
     support.cpython_only()
-    app, state = make_app()
-    app.shutdown_timeout = 0.5
-    baseline = task_snapshot()
-    server = await start(app)
-    stuck = await connect(server.port)
-    try:
-        await stuck.send(serverutil.build_request(server.port, 'GET', '/slow'))
-        await wait_started(state)
-        app.shutdown()
-        await wait_finished(server, IO_TIMEOUT)
+
+    async def script(session, stuck):
+        await session.shutdown_during_slow(stuck)
+        await wait_finished(session.server, IO_TIMEOUT)
         # The handler still waits for 'release': it must have been
         # cancelled, not left behind.
-        await assert_no_new_tasks(baseline, timeout=1)
-    finally:
-        await stuck.close()
-        await stop(server, state)
+        await assert_no_new_tasks(session.baseline, timeout=1)
+
+    await with_session(script, shutdown_timeout=0.5)
 
 
 # -- embedding: the server next to other tasks -------------------------------
@@ -575,6 +539,12 @@ class Ticker:
     async def wait_ticks(self, count):
         return await serverutil.poll(lambda: self.ticks >= count, IO_TIMEOUT)
 
+    async def check_served_meanwhile(self, port, count):
+        """GET / on ``port``, wait for ``count`` ticks, GET / again."""
+        assert_hello(await get(port))
+        assert await self.wait_ticks(count)
+        assert_hello(await get(port))
+
 
 async def test_server_task_runs_next_to_another_task():
     # The user guide's pattern: asyncio.create_task(app.start_server()).
@@ -583,10 +553,7 @@ async def test_server_task_runs_next_to_another_task():
     try:
         server = await start(app)
         try:
-            before = ticker.ticks
-            assert_hello(await get(server.port))
-            assert await ticker.wait_ticks(before + 3)
-            assert_hello(await get(server.port))
+            await ticker.check_served_meanwhile(server.port, ticker.ticks + 3)
             app.shutdown()
             await wait_finished(server)
         finally:
@@ -601,7 +568,7 @@ async def test_server_task_runs_next_to_another_task():
 async def start_in_background(app):
     """``start_server(start_serving=False)`` on 127.0.0.1: return the port
     once the coroutine has returned (MPY: random ports, several tries)."""
-    use_test_driver(app)
+    serverutil.select_driver(app)
     for _ in range(serverutil.PORT_ATTEMPTS):
         port = 0 if not support.IS_MICROPYTHON else serverutil._choose_port()
         try:
@@ -634,9 +601,7 @@ async def test_start_serving_false_returns_and_serves_in_background():
         port = await start_in_background(app)
         try:
             assert app.server is not None
-            assert_hello(await get(port))
-            assert await ticker.wait_ticks(3)
-            assert_hello(await get(port))
+            await ticker.check_served_meanwhile(port, 3)
         finally:
             state.release.set()
             await stop_background(app)
@@ -690,16 +655,15 @@ HALF_BODY = (
 async def vanish_and_check(data, clients=5):
     """Send ``data`` from ``clients`` connections that then close; check
     that the server keeps serving and (CPython) leaves no task behind."""
-    app, state = make_app()
-    server = await start(app)
-    baseline = task_snapshot()
-    try:
+
+    async def script(session):
+        baseline = task_snapshot()
         for _ in range(clients):
-            await serverutil.send_and_close(server.port, data)
+            await serverutil.send_and_close(session.port, data)
         await assert_no_new_tasks(baseline)
-        assert_hello(await get(server.port))
-    finally:
-        await stop(server, state)
+        assert_hello(await get(session.port))
+
+    await with_session(script, 0)
 
 
 async def test_client_vanishing_mid_head_leaves_server_serving():
@@ -726,27 +690,24 @@ async def read_some_then_close(port):
 
 
 async def test_client_vanishing_mid_response_stops_the_stream():
-    app, state = make_app()
-    server = await start(app)
-    try:
-        await read_some_then_close(server.port)
+    async def script(session):
+        state = session.state
+        await read_some_then_close(session.port)
         # The body would last STREAM_CHUNKS * STREAM_INTERVAL = 4 s: the
         # server must notice the closed connection and stop pulling it.
         stopped = await serverutil.poll(lambda: state.closed, SETTLE_TIMEOUT)
-        produced = state.produced
-    finally:
-        await stop(server, state)
+        return stopped, state.produced
+
+    stopped, produced = await with_session(script, 0)
     assert stopped, 'the body iterator was not closed'
     assert produced < STREAM_CHUNKS
 
 
 async def test_client_vanishing_mid_response_leaves_server_serving():
-    app, state = make_app()
-    server = await start(app)
-    baseline = task_snapshot()
-    try:
-        await read_some_then_close(server.port)
+    async def script(session):
+        baseline = task_snapshot()
+        await read_some_then_close(session.port)
         await assert_no_new_tasks(baseline)
-        assert_hello(await get(server.port))
-    finally:
-        await stop(server, state)
+        assert_hello(await get(session.port))
+
+    await with_session(script, 0)

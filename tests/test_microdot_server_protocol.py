@@ -11,7 +11,7 @@ import asyncio
 
 import serverutil
 
-from microdot import Microdot, Request
+from microdot import Request
 
 TEXT_PLAIN = 'text/plain; charset=UTF-8'
 TIMEOUT = 3  # seconds for one exchange; a hanging server fails the test
@@ -52,22 +52,8 @@ def generate(items):
         yield item
 
 
-async def read_stream(req):
-    data = b''
-    for _ in range(1000):  # bounded: 1000 reads of up to 1 KiB
-        chunk = await req.stream.read(1024)
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
 def make_app():
-    app = Microdot()
-
-    @app.route('/')
-    async def index(req):
-        return 'Hello, world!'
+    app = serverutil.index_app('Hello, world!')
 
     @app.route('/n/<int:n>')
     async def number(req, n):
@@ -79,7 +65,7 @@ def make_app():
 
     @app.post('/stream')
     async def stream(req):
-        data = await read_stream(req)
+        data = await serverutil.read_stream(req)
         return data, {'X-Body-Length': str(len(req.body))}
 
     @app.post('/ignore')
@@ -124,15 +110,9 @@ def make_app():
 async def talk(script, app=None):
     """Start a server, open one client connection, run ``await
     script(client)`` and return its result; close everything."""
-    server = await serverutil.start(app or make_app())
-    try:
-        client = await serverutil.Client.open(server.port, TIMEOUT)
-        try:
-            return await script(client)
-        finally:
-            await client.close()
-    finally:
-        await server.stop()
+    return await serverutil.with_client(
+        app or make_app(), lambda server, client: script(client), TIMEOUT
+    )
 
 
 def get(path, extra='', version='1.1'):
@@ -150,16 +130,48 @@ async def exchange(client, data, head_request=False):
     return await client.read_response(head_request, TIMEOUT)
 
 
-def hello_headers(**extra):
-    headers = {'content-type': TEXT_PLAIN, 'content-length': '13'}
+async def then_get(data, app=None, head_request=False):
+    """Send ``data``, read its response, then GET / on the same
+    connection; return both responses."""
+
+    async def script(client):
+        res = await exchange(client, data, head_request)
+        return res, await exchange(client, get('/'))
+
+    return await talk(script, app)
+
+
+async def then_eof(data, app=None):
+    """Send ``data``, read its response, then read until the server
+    closes; return the response and the bytes that followed it."""
+
+    async def script(client):
+        res = await exchange(client, data)
+        return res, await client.read_until_eof(TIMEOUT)
+
+    return await talk(script, app)
+
+
+def plain_headers(body, **extra):
+    """The headers of a text/plain ``body`` with a Content-Length."""
+    headers = {'content-type': TEXT_PLAIN, 'content-length': str(len(body))}
     headers.update(extra)
     return headers
 
 
-def check_hello(res, headers):
-    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
-    assert res.headers == headers, res.raw
-    assert res.body == b'Hello, world!', res.raw
+def hello_headers(**extra):
+    return plain_headers(b'Hello, world!', **extra)
+
+
+def check_plain(res, status_line, body, **extra):
+    """Check status line, exact headers (``plain_headers``) and body."""
+    assert res.status_line == status_line, res.raw
+    assert res.headers == plain_headers(body, **extra), res.raw
+    assert res.body == body, res.raw
+
+
+def check_hello(res, **extra):
+    check_plain(res, b'HTTP/1.1 200 OK', b'Hello, world!', **extra)
 
 
 # -- persistent connections ---------------------------------------------------
@@ -172,32 +184,19 @@ async def test_two_requests_on_one_connection():
         return first, second
 
     first, second = await talk(script)
-    check_hello(first, hello_headers())  # no Connection header
-    assert second.status_line == b'HTTP/1.1 200 OK', second.raw
-    assert second.headers == {
-        'content-type': TEXT_PLAIN,
-        'content-length': '3',
-    }
-    assert second.body == b'n=2'
+    check_hello(first)  # no Connection header
+    check_plain(second, b'HTTP/1.1 200 OK', b'n=2')
 
 
 async def test_connection_close_request_gets_close_and_eof():
-    async def script(client):
-        res = await exchange(client, get('/', 'Connection: close\r\n'))
-        return res, await client.read_until_eof(TIMEOUT)
-
-    res, rest = await talk(script)
-    check_hello(res, hello_headers(connection='close'))
+    res, rest = await then_eof(get('/', 'Connection: close\r\n'))
+    check_hello(res, connection='close')
     assert rest == b'', rest
 
 
 async def test_connection_close_token_is_case_insensitive():
-    async def script(client):
-        res = await exchange(client, get('/', 'Connection: Close\r\n'))
-        return res, await client.read_until_eof(TIMEOUT)
-
-    res, rest = await talk(script)
-    check_hello(res, hello_headers(connection='close'))
+    res, rest = await then_eof(get('/', 'Connection: Close\r\n'))
+    check_hello(res, connection='close')
     assert rest == b'', rest
 
 
@@ -209,24 +208,14 @@ async def test_close_after_keep_alive_response():
         return first, second, await client.read_until_eof(TIMEOUT)
 
     first, second, rest = await talk(script)
-    check_hello(first, hello_headers())
-    check_hello(second, hello_headers(connection='close'))
+    check_hello(first)
+    check_hello(second, connection='close')
     assert rest == b''
 
 
 async def test_handler_connection_close_header_closes_connection():
-    async def script(client):
-        res = await exchange(client, get('/close'))
-        return res, await client.read_until_eof(TIMEOUT)
-
-    res, rest = await talk(script)
-    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
-    assert res.headers == {
-        'content-type': TEXT_PLAIN,
-        'content-length': '3',
-        'connection': 'close',
-    }
-    assert res.body == b'bye'
+    res, rest = await then_eof(get('/close'))
+    check_plain(res, b'HTTP/1.1 200 OK', b'bye', connection='close')
     assert rest == b''
 
 
@@ -241,37 +230,22 @@ async def test_client_closing_idle_connection_does_not_affect_others():
         res = await server.request('GET', '/', timeout=TIMEOUT)
     finally:
         await server.stop()
-    check_hello(first, hello_headers())
-    check_hello(res, hello_headers(connection='close'))
+    check_hello(first)
+    check_hello(res, connection='close')
 
 
 async def test_not_found_keeps_connection_open():
-    async def script(client):
-        missing = await exchange(client, get('/missing'))
-        return missing, await exchange(client, get('/'))
-
-    missing, res = await talk(script)
-    assert missing.status_line == b'HTTP/1.1 404 Not Found', missing.raw
-    assert missing.headers == {
-        'content-type': TEXT_PLAIN,
-        'content-length': '9',
-    }
-    assert missing.body == b'Not Found'
-    check_hello(res, hello_headers())
+    missing, res = await then_get(get('/missing'))
+    check_plain(missing, b'HTTP/1.1 404 Not Found', b'Not Found')
+    check_hello(res)
 
 
 # -- HTTP/1.0 -----------------------------------------------------------------
 
 
 async def test_http10_without_keep_alive_closes():
-    async def script(client):
-        res = await exchange(client, b'GET / HTTP/1.0\r\n\r\n')
-        return res, await client.read_until_eof(TIMEOUT)
-
-    res, rest = await talk(script)
-    assert res.status_line == b'HTTP/1.0 200 OK', res.raw
-    assert res.headers == hello_headers(connection='close'), res.raw
-    assert res.body == b'Hello, world!'
+    res, rest = await then_eof(b'GET / HTTP/1.0\r\n\r\n')
+    check_plain(res, b'HTTP/1.0 200 OK', b'Hello, world!', connection='close')
     assert rest == b''
 
 
@@ -284,9 +258,9 @@ async def test_http10_with_keep_alive_stays_open():
 
     first, second = await talk(script)
     for res in (first, second):
-        assert res.status_line == b'HTTP/1.0 200 OK', res.raw
-        assert res.headers == hello_headers(connection='keep-alive')
-        assert res.body == b'Hello, world!'
+        check_plain(
+            res, b'HTTP/1.0 200 OK', b'Hello, world!', connection='keep-alive'
+        )
 
 
 async def test_http10_streamed_body_is_delimited_by_close():
@@ -335,31 +309,33 @@ async def chunked_post(path, chunks, extra=''):
     """Post ``chunks`` (the raw chunked body) then GET / on the same
     connection; return both responses."""
     head = post_head(path, 'Transfer-Encoding: chunked\r\n' + extra)
+    return await then_get(head + chunks)
 
-    async def script(client):
-        res = await exchange(client, head + chunks)
-        return res, await exchange(client, get('/'))
 
-    return await talk(script)
+def with_max_body_length(value, coro):
+    return serverutil.with_request_limit('max_body_length', value, coro)
+
+
+def check_ok_body(res, body):
+    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
+    assert res.body == body
 
 
 async def test_chunked_body_in_request_body():
     res, after = await chunked_post(
         '/body', b'5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n'
     )
-    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
-    assert res.body == b'hello world'
+    check_ok_body(res, b'hello world')
     assert res.headers['content-length'] == '11'
-    check_hello(after, hello_headers())
+    check_hello(after)
 
 
 async def test_chunked_body_read_from_stream():
     res, after = await chunked_post(
         '/stream', b'5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n'
     )
-    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
-    assert res.body == b'hello world'
-    check_hello(after, hello_headers())
+    check_ok_body(res, b'hello world')
+    check_hello(after)
 
 
 async def test_chunked_transfer_encoding_value_is_case_insensitive():
@@ -368,25 +344,21 @@ async def test_chunked_transfer_encoding_value_is_case_insensitive():
     async def script(client):
         return await exchange(client, head + b'3\r\nabc\r\n0\r\n\r\n')
 
-    res = await talk(script)
-    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
-    assert res.body == b'abc'
+    check_ok_body(await talk(script), b'abc')
 
 
 async def test_chunk_extensions_are_ignored():
     chunks = b'5;name=val\r\nhello\r\n1;a=b;c\r\n!\r\n0;end=1\r\n\r\n'
     res, after = await chunked_post('/body', chunks)
-    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
-    assert res.body == b'hello!'
-    check_hello(after, hello_headers())
+    check_ok_body(res, b'hello!')
+    check_hello(after)
 
 
 async def test_chunked_trailers_are_read_and_ignored():
     chunks = b'3\r\nabc\r\n0\r\nX-Checksum: 123\r\nX-Other: a\r\n\r\n'
     res, after = await chunked_post('/body', chunks)
-    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
-    assert res.body == b'abc'
-    check_hello(after, hello_headers())  # the trailers were consumed
+    check_ok_body(res, b'abc')
+    check_hello(after)  # the trailers were consumed
 
 
 async def test_chunk_sizes_upper_and_lower_case_hex():
@@ -394,9 +366,8 @@ async def test_chunk_sizes_upper_and_lower_case_hex():
     chunks = b'A\r\n' + body[:10] + b'\r\nf\r\n' + body[10:25]
     chunks += b'\r\n7\r\n' + body[25:] + b'\r\n0\r\n\r\n'
     res, after = await chunked_post('/body', chunks)
-    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
-    assert res.body == body
-    check_hello(after, hello_headers())
+    check_ok_body(res, body)
+    check_hello(after)
 
 
 async def test_chunked_body_split_across_sends():
@@ -417,81 +388,50 @@ async def test_chunked_body_split_across_sends():
             await asyncio.sleep(0.02)
         return await client.read_response(timeout=TIMEOUT)
 
-    res = await talk(script)
-    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
-    assert res.body == b'helloabc'
+    check_ok_body(await talk(script), b'helloabc')
 
 
 async def test_large_chunked_body_only_in_stream():
     payload = bytes(range(256)) * 2  # 512 bytes > max_body_length below
     chunks = b'100\r\n' + payload[:256] + b'\r\n100\r\n' + payload[256:]
     chunks += b'\r\n0\r\n\r\n'
-    saved = Request.max_body_length
-    Request.max_body_length = 100
-    try:
-        res, after = await chunked_post('/stream', chunks)
-    finally:
-        Request.max_body_length = saved
-    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
+    res, after = await with_max_body_length(
+        100, chunked_post('/stream', chunks)
+    )
+    check_ok_body(res, payload)
     assert res.headers['x-body-length'] == '0'
-    assert res.body == payload
-    check_hello(after, hello_headers())
+    check_hello(after)
 
 
 async def test_large_body_only_in_stream_then_next_request():
     payload = bytes(range(256)) * 80  # 20480 bytes > max_body_length
     assert len(payload) > Request.max_body_length
     head = post_head('/stream', 'Content-Length: %d\r\n' % len(payload))
-    saved = Request.max_content_length
-    Request.max_content_length = 64 * 1024
-    try:
-
-        async def script(client):
-            res = await exchange(client, head + payload)
-            return res, await exchange(client, get('/'))
-
-        res, after = await talk(script)
-    finally:
-        Request.max_content_length = saved
+    res, after = await serverutil.with_request_limit(
+        'max_content_length', 64 * 1024, then_get(head + payload)
+    )
     assert res.status_line == b'HTTP/1.1 200 OK', res.raw[:200]
     assert res.headers['x-body-length'] == '0'
     assert res.headers['content-length'] == '20480'
     assert res.body == payload
-    check_hello(after, hello_headers())
+    check_hello(after)
 
 
 async def test_unread_body_is_discarded_and_next_request_served():
-    payload = b'z' * 1000
     head = post_head('/ignore', 'Content-Length: 1000\r\n')
-    saved = Request.max_body_length
-    Request.max_body_length = 16  # the handler does not read the stream
-    try:
-
-        async def script(client):
-            res = await exchange(client, head + payload)
-            return res, await exchange(client, get('/'))
-
-        res, after = await talk(script)
-    finally:
-        Request.max_body_length = saved
-    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
-    assert res.headers == {'content-type': TEXT_PLAIN, 'content-length': '7'}
-    assert res.body == b'ignored'
-    check_hello(after, hello_headers())
+    # The handler does not read the stream.
+    res, after = await with_max_body_length(16, then_get(head + b'z' * 1000))
+    check_plain(res, b'HTTP/1.1 200 OK', b'ignored')
+    check_hello(after)
 
 
 async def test_unread_chunked_body_is_discarded_and_next_request_served():
     chunks = b'200\r\n' + b'y' * 512 + b'\r\n0\r\n\r\n'
-    saved = Request.max_body_length
-    Request.max_body_length = 16
-    try:
-        res, after = await chunked_post('/ignore', chunks)
-    finally:
-        Request.max_body_length = saved
-    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
-    assert res.headers == {'content-type': TEXT_PLAIN, 'content-length': '7'}
-    assert res.body == b'ignored'
-    check_hello(after, hello_headers())
+    res, after = await with_max_body_length(
+        16, chunked_post('/ignore', chunks)
+    )
+    check_plain(res, b'HTTP/1.1 200 OK', b'ignored')
+    check_hello(after)
 
 
 async def test_unread_body_beyond_max_discard_length_closes():
@@ -499,124 +439,81 @@ async def test_unread_body_beyond_max_discard_length_closes():
     head = post_head('/ignore', 'Content-Length: 1000\r\n')
     app = make_app()
     app.max_discard_length = 100
-    saved = Request.max_body_length
-    Request.max_body_length = 16
-    try:
-
-        async def script(client):
-            res = await exchange(client, head + b'z' * 50)
-            return res, await client.read_until_eof(TIMEOUT)
-
-        res, rest = await talk(script, app)
-    finally:
-        Request.max_body_length = saved
-    assert res.status_line == b'HTTP/1.1 200 OK', res.raw
-    assert res.headers == {
-        'content-type': TEXT_PLAIN,
-        'content-length': '7',
-        'connection': 'close',
-    }, res.raw
-    assert res.body == b'ignored'
+    res, rest = await with_max_body_length(16, then_eof(head + b'z' * 50, app))
+    check_plain(res, b'HTTP/1.1 200 OK', b'ignored', connection='close')
     assert rest == b''
 
 
 # -- response bodies of unknown length ----------------------------------------
 
 
-async def streamed(path):
-    """GET ``path`` then GET / on one connection; return both."""
-
-    async def script(client):
-        res = await exchange(client, get(path))
-        return res, await exchange(client, get('/'))
-
-    return await talk(script)
-
-
-def check_chunked_headers(res):
+async def check_chunked(path, raw_body):
+    """GET ``path`` then GET / on one connection: the first response is
+    chunked with ``raw_body``, the second is intact."""
+    res, after = await then_get(get(path))
     assert res.status_line == b'HTTP/1.1 200 OK', res.raw
     assert res.headers == {
         'content-type': TEXT_PLAIN,
         'transfer-encoding': 'chunked',
     }, res.raw
+    assert res.raw_body == raw_body
+    check_hello(after)
 
 
 async def test_sync_generator_response_is_chunked():
-    res, after = await streamed('/gen')
-    check_chunked_headers(res)
-    assert res.raw_body == b'4\r\none,\r\n4\r\ntwo,\r\n5\r\nthree\r\n0\r\n\r\n'
-    check_hello(after, hello_headers())
+    await check_chunked(
+        '/gen', b'4\r\none,\r\n4\r\ntwo,\r\n5\r\nthree\r\n0\r\n\r\n'
+    )
 
 
 async def test_empty_item_does_not_end_chunked_response():
-    res, after = await streamed('/gen-empty-item')
-    check_chunked_headers(res)
-    assert res.raw_body == b'1\r\na\r\n1\r\nb\r\n0\r\n\r\n'
-    check_hello(after, hello_headers())
+    await check_chunked('/gen-empty-item', b'1\r\na\r\n1\r\nb\r\n0\r\n\r\n')
 
 
 async def test_chunk_size_is_lower_case_hex_without_leading_zeros():
-    res, after = await streamed('/gen-300')
-    check_chunked_headers(res)
-    assert res.raw_body == b'12c\r\n' + b'x' * 300 + b'\r\n0\r\n\r\n'
-    check_hello(after, hello_headers())
+    await check_chunked('/gen-300', b'12c\r\n' + b'x' * 300 + b'\r\n0\r\n\r\n')
 
 
 async def test_async_iterator_response_is_chunked():
-    res, after = await streamed('/async')
-    check_chunked_headers(res)
-    assert res.raw_body == b'2\r\nab\r\n2\r\ncd\r\n3\r\nefg\r\n0\r\n\r\n'
-    check_hello(after, hello_headers())
+    await check_chunked(
+        '/async', b'2\r\nab\r\n2\r\ncd\r\n3\r\nefg\r\n0\r\n\r\n'
+    )
 
 
 async def test_file_like_response_is_chunked():
-    res, after = await streamed('/file')
-    check_chunked_headers(res)
-    assert res.raw_body == b'a\r\n0123456789\r\n3\r\nabc\r\n0\r\n\r\n'
-    check_hello(after, hello_headers())
+    await check_chunked('/file', b'a\r\n0123456789\r\n3\r\nabc\r\n0\r\n\r\n')
 
 
 # -- responses without a body -------------------------------------------------
 
 
 async def test_head_response_has_no_body_and_connection_stays_usable():
-    async def script(client):
-        head = await exchange(
-            client,
-            b'HEAD / HTTP/1.1\r\n' + HOST_LINE.encode() + b'\r\n',
-            head_request=True,
-        )
-        return head, await exchange(client, get('/'))
-
-    head, after = await talk(script)
+    head, after = await then_get(
+        b'HEAD / HTTP/1.1\r\n' + HOST_LINE.encode() + b'\r\n',
+        head_request=True,
+    )
     assert head.status_line == b'HTTP/1.1 200 OK', head.raw
     assert head.headers == hello_headers(), head.raw
     assert head.body == b''
-    check_hello(after, hello_headers())  # no stray body bytes before it
+    check_hello(after)  # no stray body bytes before it
+
+
+async def check_no_body(path, status_line):
+    """GET ``path`` then GET / on one connection: the first response has
+    ``status_line`` and no body framing, the second is intact."""
+    res, after = await then_get(get(path))
+    assert res.status_line == status_line, res.raw
+    assert 'content-length' not in res.headers, res.raw
+    assert 'transfer-encoding' not in res.headers, res.raw
+    check_hello(after)  # no stray body bytes before it
 
 
 async def test_204_has_no_body_and_no_length():
-    async def script(client):
-        res = await exchange(client, get('/no-content'))
-        return res, await exchange(client, get('/'))
-
-    res, after = await talk(script)
-    assert res.status_line == b'HTTP/1.1 204 No Content', res.raw
-    assert 'content-length' not in res.headers, res.raw
-    assert 'transfer-encoding' not in res.headers, res.raw
-    check_hello(after, hello_headers())  # no stray body bytes before it
+    await check_no_body('/no-content', b'HTTP/1.1 204 No Content')
 
 
 async def test_304_streamed_body_is_not_sent():
-    async def script(client):
-        res = await exchange(client, get('/not-modified'))
-        return res, await exchange(client, get('/'))
-
-    res, after = await talk(script)
-    assert res.status_line == b'HTTP/1.1 304 Not Modified', res.raw
-    assert 'content-length' not in res.headers, res.raw
-    assert 'transfer-encoding' not in res.headers, res.raw
-    check_hello(after, hello_headers())  # no stray body bytes before it
+    await check_no_body('/not-modified', b'HTTP/1.1 304 Not Modified')
 
 
 # -- Expect: 100-continue -----------------------------------------------------
@@ -633,9 +530,7 @@ async def test_expect_100_continue_before_body():
 
     interim, final = await talk(script)
     assert interim.raw == b'HTTP/1.1 100 Continue\r\n\r\n', interim.raw
-    assert final.status_line == b'HTTP/1.1 200 OK', final.raw
-    assert final.headers == {'content-type': TEXT_PLAIN, 'content-length': '5'}
-    assert final.body == b'hello'
+    check_plain(final, b'HTTP/1.1 200 OK', b'hello')
 
 
 async def test_expect_100_continue_too_large_is_413_without_100():
@@ -644,19 +539,13 @@ async def test_expect_100_continue_too_large_is_413_without_100():
         'Content-Length: %d\r\nExpect: 100-continue\r\n'
         % (Request.max_content_length + 1),
     )
-
-    async def script(client):
-        res = await exchange(client, head)
-        return res, await client.read_until_eof(TIMEOUT)
-
-    res, rest = await talk(script)
-    assert res.status_line == b'HTTP/1.1 413 Content Too Large', res.raw
-    assert res.headers == {
-        'content-type': TEXT_PLAIN,
-        'content-length': '17',
-        'connection': 'close',
-    }, res.raw
-    assert res.body == b'Content Too Large'
+    res, rest = await then_eof(head)
+    check_plain(
+        res,
+        b'HTTP/1.1 413 Content Too Large',
+        b'Content Too Large',
+        connection='close',
+    )
     assert rest == b''
 
 
@@ -664,19 +553,13 @@ async def test_other_expectation_is_417():
     head = post_head(
         '/body', 'Content-Length: 5\r\nExpect: something-else\r\n'
     )
-
-    async def script(client):
-        res = await exchange(client, head + b'hello')
-        return res, await client.read_until_eof(TIMEOUT)
-
-    res, rest = await talk(script)
-    assert res.status_line == b'HTTP/1.1 417 Expectation Failed', res.raw
-    assert res.headers == {
-        'content-type': TEXT_PLAIN,
-        'content-length': '18',
-        'connection': 'close',
-    }, res.raw
-    assert res.body == b'Expectation Failed'
+    res, rest = await then_eof(head + b'hello')
+    check_plain(
+        res,
+        b'HTTP/1.1 417 Expectation Failed',
+        b'Expectation Failed',
+        connection='close',
+    )
     assert rest == b''
 
 
@@ -695,39 +578,31 @@ async def error_then_pipelined(bad):
     return await talk(script)
 
 
-def check_400(res):
-    assert res.status_line == b'HTTP/1.1 400 Bad Request', res.raw
-    assert res.headers == {
-        'content-type': TEXT_PLAIN,
-        'content-length': '11',
-        'connection': 'close',
-    }, res.raw
-    assert res.body == b'Bad Request'
+def check_not_answered(closed, rest):
+    assert closed, 'connection still open after the error response'
+    assert rest == b'', 'pipelined request was answered: %r' % rest
+
+
+async def check_400_not_answered(bad):
+    res, closed, rest = await error_then_pipelined(bad)
+    check_plain(
+        res, b'HTTP/1.1 400 Bad Request', b'Bad Request', connection='close'
+    )
+    check_not_answered(closed, rest)
 
 
 async def test_request_behind_bad_request_line_is_not_answered():
-    res, closed, rest = await error_then_pipelined(
-        b'NOT A REQUEST LINE\r\n\r\n'
-    )
-    check_400(res)
-    assert closed, 'connection still open after the error response'
-    assert rest == b'', 'pipelined request was answered: %r' % rest
+    await check_400_not_answered(b'NOT A REQUEST LINE\r\n\r\n')
 
 
 async def test_request_behind_bad_header_is_not_answered():
     bad = b'GET / HTTP/1.1\r\n' + HOST_LINE.encode() + b'X-Bad : 1\r\n\r\n'
-    res, closed, rest = await error_then_pipelined(bad)
-    check_400(res)
-    assert closed, 'connection still open after the error response'
-    assert rest == b'', 'pipelined request was answered: %r' % rest
+    await check_400_not_answered(bad)
 
 
 async def test_request_behind_bad_content_length_is_not_answered():
     bad = post_head('/body', 'Content-Length: 0x3\r\n') + b'abc'
-    res, closed, rest = await error_then_pipelined(bad)
-    check_400(res)
-    assert closed, 'connection still open after the error response'
-    assert rest == b'', 'pipelined request was answered: %r' % rest
+    await check_400_not_answered(bad)
 
 
 async def test_request_behind_http2_request_line_is_not_answered():
@@ -738,5 +613,4 @@ async def test_request_behind_http2_request_line_is_not_answered():
     )
     assert res.headers['connection'] == 'close', res.raw
     assert res.body == b'HTTP Version Not Supported'
-    assert closed, 'connection still open after the error response'
-    assert rest == b'', 'pipelined request was answered: %r' % rest
+    check_not_answered(closed, rest)

@@ -8,20 +8,21 @@ The server runs in the test's own event loop; blocking clients
 """
 
 import asyncio
-import gc
-import logging
-import os
-import socket
 import ssl
-import struct
 from typing import Optional
 
 import httpx
 import pytest
 import requests
 import serverutil
-
-from microdot import Microdot
+from cpythonutil import (
+    LogRecords,
+    assert_nothing_printed,
+    connect_raw,
+    fd_count,
+    linger_zero,
+    reset,
+)
 
 trustme = pytest.importorskip('trustme', reason='pip install trustme')
 
@@ -69,11 +70,7 @@ def client_hello():
 
 
 def make_app():
-    app = Microdot()
-
-    @app.route('/')
-    async def index(req):
-        return 'hello'
+    app = serverutil.index_app('hello')
 
     @app.route('/scheme')
     async def scheme(req):
@@ -86,12 +83,6 @@ def make_app():
     return app
 
 
-def use_test_driver(app):
-    """Honour MICRODOT_TEST_DRIVER=streams like serverutil.start()."""
-    if os.environ.get('MICRODOT_TEST_DRIVER') == 'streams':
-        setattr(app, '_use_streams', True)
-
-
 class TLSServer:
     """``app.start_server(ssl=...)`` on 127.0.0.1 in a task of this loop."""
 
@@ -101,7 +92,7 @@ class TLSServer:
         self.port = 0
 
     async def __aenter__(self):
-        use_test_driver(self.app)
+        serverutil.select_driver(self.app)
         self.task = asyncio.create_task(
             self.app.start_server(host=HOST, port=0, ssl=server_context())
         )
@@ -129,56 +120,9 @@ class TLSServer:
         return 'https://%s:%d' % (HOST, self.port)
 
 
-class LogRecords(logging.Handler):
-    """Collects the records of the ``asyncio`` logger (where "Task
-    exception was never retrieved" and transport errors go)."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.messages = []  # type: list[str]
-
-    def emit(self, record):
-        self.messages.append(self.format(record))
-
-    def __enter__(self):
-        logging.getLogger('asyncio').addHandler(self)
-        return self
-
-    def __exit__(self, *exc_info):
-        logging.getLogger('asyncio').removeHandler(self)
-
-
-def assert_nothing_printed(capsys, log):
-    gc.collect()  # a lost task exception is logged when the task dies
-    out, err = capsys.readouterr()
-    assert out == ''
-    assert err == ''
-    assert log.messages == []
-
-
 async def get(url, path='/'):
     async with httpx.AsyncClient(verify=client_context()) as client:
         return await asyncio.wait_for(client.get(url + path), IO_TIMEOUT)
-
-
-async def raw_connect(port):
-    loop = asyncio.get_running_loop()
-    sock = socket.socket()
-    sock.setblocking(False)
-    try:
-        await asyncio.wait_for(loop.sock_connect(sock, (HOST, port)),
-                               IO_TIMEOUT)  # fmt: skip
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def reset(sock):
-    """Close with SO_LINGER 0: the peer gets a RST, not a FIN."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                    struct.pack('ii', 1, 0))  # fmt: skip
-    sock.close()
 
 
 async def read_until_closed(sock, timeout=IO_TIMEOUT):
@@ -198,10 +142,6 @@ async def read_until_closed(sock, timeout=IO_TIMEOUT):
         await asyncio.wait_for(read(), timeout)
     except asyncio.TimeoutError:
         raise AssertionError('the server did not close the connection')
-
-
-def fd_count():
-    return len(os.listdir('/proc/self/fd'))
 
 
 # -- serving HTTPS -----------------------------------------------------------
@@ -282,53 +222,70 @@ async def test_keep_alive_over_raw_tls_socket():
 # -- clients that abort the handshake ----------------------------------------
 
 
-async def test_garbage_handshake_is_closed_and_others_are_served(capsys):
+async def serve_quietly(capsys, script):
+    """Return ``await script(server)``; then another client must still be
+    served and nothing must have been printed or logged."""
     with LogRecords() as log:
         async with TLSServer(make_app()) as server:
-            bad = await raw_connect(server.port)
-            try:
-                loop = asyncio.get_running_loop()
-                await loop.sock_sendall(bad, b'GET / HTTP/1.1\r\n\r\n')
-                good = await get(server.url)
-                await read_until_closed(bad)
-            finally:
-                bad.close()
+            result = await script(server)
             after = await get(server.url)
-    assert good.content == b'hello'
     assert after.content == b'hello'
     assert_nothing_printed(capsys, log)
+    return result
+
+
+async def send_raw(port, data):
+    """Return a raw (not TLS) socket to ``port`` that has sent ``data``."""
+    sock = await connect_raw(port)
+    try:
+        await asyncio.get_running_loop().sock_sendall(sock, data)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def half_hello():
+    hello = client_hello()
+    return hello[: len(hello) // 2]
+
+
+async def test_garbage_handshake_is_closed_and_others_are_served(capsys):
+    async def script(server):
+        bad = await send_raw(server.port, b'GET / HTTP/1.1\r\n\r\n')
+        try:
+            good = await get(server.url)
+            await read_until_closed(bad)
+        finally:
+            bad.close()
+        return good
+
+    good = await serve_quietly(capsys, script)
+    assert good.content == b'hello'
 
 
 async def test_half_client_hello_does_not_block_others(capsys):
-    hello = client_hello()
-    with LogRecords() as log:
-        async with TLSServer(make_app()) as server:
-            bad = await raw_connect(server.port)
-            try:
-                loop = asyncio.get_running_loop()
-                await loop.sock_sendall(bad, hello[: len(hello) // 2])
-                good = await get(server.url)  # while bad is mid-handshake
-            finally:
-                bad.close()
-            after = await get(server.url)
+    hello = half_hello()
+
+    async def script(server):
+        bad = await send_raw(server.port, hello)
+        try:
+            return await get(server.url)  # while bad is mid-handshake
+        finally:
+            bad.close()
+
+    good = await serve_quietly(capsys, script)
     assert good.content == b'hello'
-    assert after.content == b'hello'
-    assert_nothing_printed(capsys, log)
 
 
 async def test_reset_during_handshake_prints_nothing(capsys):
-    hello = client_hello()
-    with LogRecords() as log:
-        async with TLSServer(make_app()) as server:
-            bad = await raw_connect(server.port)
-            loop = asyncio.get_running_loop()
-            await loop.sock_sendall(bad, hello[: len(hello) // 2])
-            reset(bad)
-            empty = await raw_connect(server.port)
-            reset(empty)  # no byte at all
-            after = await get(server.url)
-    assert after.content == b'hello'
-    assert_nothing_printed(capsys, log)
+    hello = half_hello()
+
+    async def script(server):
+        reset(await send_raw(server.port, hello))
+        reset(await connect_raw(server.port))  # no byte at all
+
+    await serve_quietly(capsys, script)
 
 
 async def tls_connect(port):
@@ -342,35 +299,28 @@ async def tls_connect(port):
 
 def abort(writer):
     """Drop a TLS connection with a RST: no close_notify, no FIN."""
-    sock = writer.get_extra_info('socket')
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                    struct.pack('ii', 1, 0))  # fmt: skip
+    linger_zero(writer.get_extra_info('socket'))
     writer.transport.abort()
 
 
 async def test_reset_after_handshake_prints_nothing(capsys):
-    with LogRecords() as log:
-        async with TLSServer(make_app()) as server:
-            _, idle = await tls_connect(server.port)
-            abort(idle)
-            _, partial = await tls_connect(server.port)
-            partial.write(b'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: a')
-            await partial.drain()
-            abort(partial)
-            after = await get(server.url)
-    assert after.content == b'hello'
-    assert_nothing_printed(capsys, log)
+    async def script(server):
+        _, idle = await tls_connect(server.port)
+        abort(idle)
+        _, partial = await tls_connect(server.port)
+        partial.write(b'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: a')
+        await partial.drain()
+        abort(partial)
+
+    await serve_quietly(capsys, script)
 
 
 async def test_aborted_handshakes_release_file_descriptors():
-    hello = client_hello()
+    hello = half_hello()
     async with TLSServer(make_app()) as server:
         baseline = fd_count()
-        loop = asyncio.get_running_loop()
         for _ in range(ABORTING_CLIENTS):
-            bad = await raw_connect(server.port)
-            await loop.sock_sendall(bad, hello[: len(hello) // 2])
-            reset(bad)
+            reset(await send_raw(server.port, hello))
             _, writer = await tls_connect(server.port)
             abort(writer)
         released = await serverutil.poll(
