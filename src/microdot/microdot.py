@@ -2734,29 +2734,29 @@ class _Connection:
         self.keep_alive = wants_keep_alive(version, fields)
         if self.serving:
             check_host(version, fields)
-            self._expect(version, fields, length)
+        continues = self.serving and self._expects_continue(version, fields)
+        if length > Request.max_content_length:  # refused before a 100
+            raise HTTPException(413)
+        if continues and length:
+            self.write(_CONTINUE)
         if length:
             await self._read_body(req, length)
         return req
 
-    def _expect(self, version: str, headers: 'Any', length: int) -> None:
-        """Answer ``Expect`` (RFC 9110 section 10.1.1): a 100 before the
-        body is read, or a 417 or 413 before the client sends it."""
-        expect = headers.get('expect')
+    @staticmethod
+    def _expects_continue(version: str, fields: dict) -> bool:
+        """Tell if the client waits for a 100 before sending its body
+        (RFC 9110 section 10.1.1); any other expectation is a 417."""
+        expect = fields.get('expect')
         if expect is None or version == '1.0':  # 1.0 clients don't wait
-            return
+            return False
         if expect.lower() != '100-continue':
             raise HTTPException(417)
-        if length > Request.max_content_length:
-            raise HTTPException(413)
-        if length:
-            self.write(_CONTINUE)
+        return True
 
     async def _read_body(self, req: Request, length: int) -> None:
         """Read a body of up to ``max_body_length`` bytes into
         ``req.body``; a larger one is left for ``req.stream``."""
-        if length > Request.max_content_length:
-            raise HTTPException(413)
         reader = _BodyReader(self, length)
         limit = Request.max_body_length
         if 0 < length <= limit:
