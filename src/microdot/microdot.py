@@ -828,6 +828,23 @@ def parse_query(query: 'Union[str, bytes]') -> MultiDict:
     return args
 
 
+def parse_form(body: bytes) -> MultiDict:
+    """Parse an urlencoded form body into a ``MultiDict``, within the
+    ``Request.max_form_parts`` and ``Request.max_form_field_length``
+    limits (413 above them; 400 for invalid percent-encoding)."""
+    if body.count(b'&') >= Request.max_form_parts:  # fields may be empty
+        if len([pair for pair in body.split(b'&') if pair]) > (
+            Request.max_form_parts
+        ):
+            raise HTTPException(413)
+    form = parse_query(body)
+    for key in form:
+        for value in form.getlist(key):
+            if len(value) > Request.max_form_field_length:
+                raise HTTPException(413)
+    return form
+
+
 class _BodyReader:
     """``request.stream`` for a body that arrives on a connection: reads
     return the body's bytes only, de-chunked when ``length`` is -1.
@@ -954,6 +971,14 @@ class Request:
     #: The maximum size in bytes of the header fields of a request, all
     #: lines together (431 above it); 8 KB, as nginx and Apache allow.
     max_header_size = 8 * 1024
+
+    #: The maximum number of fields in a form, urlencoded or multipart
+    #: (413 above it).
+    max_form_parts = 100
+
+    #: The maximum length of a form field's value, urlencoded or a
+    #: multipart field that is not a file (413 above it).
+    max_form_field_length = 16 * 1024
 
     class G:
         """A general purpose container for request-scoped data."""
@@ -1110,7 +1135,7 @@ class Request:
             if mimetype(self.content_type) == (
                 'application/x-www-form-urlencoded'
             ):
-                self._form = parse_query(self.body)
+                self._form = parse_form(self.body)
             self._form_loaded = True
         return self._form
 
@@ -2671,6 +2696,10 @@ class _Connection:
         self.serving = True  # a server connection: Host, Expect
         self.keep_alive = False  # the client asked to keep the connection
         self.task = None  # type: Any
+        self.in_handler = False  # a request handler is running
+        self.taken = False  # the handler wrote to the socket itself
+        self.finished = False  # the server is closing the connection
+        self.watcher = None  # type: Any  # reads ahead while streaming
 
     # -- input --------------------------------------------------------------
 
@@ -2858,6 +2887,10 @@ class _Connection:
     async def wait_closed(self) -> None:
         """Present for stream compatibility."""
 
+    def is_closing(self) -> bool:
+        """Tell if the server has started to close the connection."""
+        return self.finished
+
     def get_extra_info(self, name: str, default: 'Any' = None) -> 'Any':
         """Return ``'peername'`` as a ``(host, port)`` tuple."""
         return self.peer if name == 'peername' else default
@@ -2876,7 +2909,7 @@ class _Connection:
             while await self._serve_one(first) and not self.closing:
                 first = False
         except asyncio.CancelledError:
-            if not self.aborted:
+            if not (self.aborted or self.taken):
                 raise
         except Exception as exc:  # a vanished client must not stop others
             if app.debug or not _is_connection_error(exc):
@@ -2898,19 +2931,26 @@ class _Connection:
             return False
         if req is None:
             return False
-        res = await self.app.dispatch_request(req)
+        self.in_handler = True
+        try:
+            res = await self.app.dispatch_request(req)
+        finally:
+            self.in_handler = False
         stopping = self.app._stopping
         if stopping is not None and stopping.is_set():
             self.closing = True  # shutdown() was called by this request
-        if res is Response.already_handled:  # the handler took the socket
-            return False
+        if res is Response.already_handled or self.taken:
+            return False  # the handler took the socket: it is done with it
         reader = req._stream
         unread = isinstance(reader, _BodyReader) and not reader.done
         keep_alive = self.keep_alive and not self.closing
         if unread and reader.remaining > self.app.max_discard_length:
             keep_alive = False
         version = '1.0' if req.http_version == '1.0' else '1.1'
-        keep_alive = await res.write(self, version, keep_alive)
+        if unread or isinstance(res.body, (bytes, bytearray)):
+            keep_alive = await res.write(self, version, keep_alive)
+        else:
+            keep_alive = await self._write_streamed(res, version, keep_alive)
         if self.app.debug:
             print('%s %s %s %d' % (
                 self.peer[0] if self.peer else '-', req.method, req.url,
@@ -2921,6 +2961,36 @@ class _Connection:
             if keep_alive:
                 keep_alive = await self._discard(reader)
         return keep_alive
+
+    async def _write_streamed(self, res: Response, version: str,
+                              keep_alive: bool) -> bool:  # fmt: skip
+        """Write a response whose body is streamed, watching the input:
+        if the client goes away meanwhile, the response is cut short and
+        its body closed, which cancels whatever produces it (SSE)."""
+        if not self.eof:  # EOF before the response is a half-close
+            self._watch_input(True)
+        try:
+            return await res.write(self, version, keep_alive)
+        finally:
+            self._watch_input(False)
+
+    def _watch_input(self, on: bool) -> None:
+        """Start or stop a task that reads ahead into ``buf`` and aborts
+        the connection at the end of the input."""
+        if on:
+            self.watcher = asyncio.create_task(self._watch())
+        elif self.watcher is not None:
+            self.watcher.cancel()
+            self.watcher = None
+
+    async def _watch(self) -> None:
+        try:
+            while len(self.buf) < 65536:  # then stop reading: back-pressure
+                await self.fill()
+        except EOFError:
+            self.abort()
+        except OSError:  # a reset
+            self.abort()
 
     async def _discard(self, reader: _BodyReader) -> bool:
         """Drop the unread body; ``False`` if it is too long or broken."""
@@ -2935,6 +3005,7 @@ class _Connection:
         """Close the connection. If the client may still be sending, stop
         writing first and read what it sends for a while, so that it gets
         the response rather than a reset (RFC 9112 section 9.6)."""
+        self.finished = True
         if self.linger and not self.eof and not self.aborted:
             # MPY: no half-close, so the client cannot see our end of
             # input: drain only briefly there.
@@ -2983,6 +3054,8 @@ class _StreamConnection(_Connection):
         self.buf = self.buf + data if self.buf else data
 
     def write(self, data: bytes) -> None:
+        if self.in_handler:
+            self.taken = True
         self.writer.write(data)
 
     async def drain(self) -> None:
@@ -3029,7 +3102,7 @@ if hasattr(asyncio, 'Protocol'):  # MPY: the streams driver only
             self.transport = None  # type: Any
             self.loop = None  # type: Any
             self.waiter = None  # type: Any
-            self.drain_waiter = None  # type: Any
+            self.drain_waiters = []  # type: List[Any]
             self.paused = False
             self.lost = False
             self.reading_paused = False
@@ -3050,19 +3123,25 @@ if hasattr(asyncio, 'Protocol'):  # MPY: the streams driver only
         def eof_received(self) -> bool:
             self.eof = True
             self._wake(self.waiter)
+            if self.watcher:  # the client left during a streamed response
+                self.abort()
             return self.transport.get_extra_info('sslcontext') is None
 
         def connection_lost(self, exc: 'Optional[Exception]') -> None:
             self.lost = self.eof = True
             self._wake(self.waiter)
-            self._wake(self.drain_waiter)
+            for waiter in self.drain_waiters:
+                self._wake(waiter)
+            if self.watcher:
+                self.abort()
 
         def pause_writing(self) -> None:
             self.paused = True
 
         def resume_writing(self) -> None:
             self.paused = False
-            self._wake(self.drain_waiter)
+            for waiter in self.drain_waiters:
+                self._wake(waiter)
 
         @staticmethod
         def _wake(waiter: 'Any') -> None:
@@ -3084,20 +3163,30 @@ if hasattr(asyncio, 'Protocol'):  # MPY: the streams driver only
                     self.waiter = None
 
         def write(self, data: bytes) -> None:
+            if self.in_handler:
+                self.taken = True
             if not self.lost:
                 self.transport.write(data)
 
         async def drain(self) -> None:
+            """Wait until the transport takes more data; several tasks may
+            wait at once (a WebSocket sends from more than one)."""
             if self.lost:
                 raise ConnectionResetError()
             while self.paused:
-                self.drain_waiter = self.loop.create_future()
+                waiter = self.loop.create_future()
+                self.drain_waiters.append(waiter)
                 try:
-                    await self.drain_waiter
+                    await waiter
                 finally:
-                    self.drain_waiter = None
+                    self.drain_waiters.remove(waiter)
                 if self.lost:
                     raise ConnectionResetError()
+
+        def _watch_input(self, on: bool) -> None:
+            # PERF: the protocol callbacks see the end of the input, so
+            # no task is needed; ``watcher`` is only a flag here.
+            self.watcher = on or None
 
         def _half_close(self) -> bool:
             if self.lost or not self.transport.can_write_eof():
