@@ -7,6 +7,7 @@ that applications can be tested. Requests are written out as HTTP/1.1 bytes
 and read back by the same parser the server uses.
 """
 
+import asyncio
 import time
 
 from microdot.microdot import (
@@ -20,7 +21,7 @@ from microdot.microdot import (
 )
 
 try:
-    from typing import Any, Dict, Optional, Tuple  # noqa: F401
+    from typing import Any, Dict, List, Optional, Tuple  # noqa: F401
 except ImportError:  # MPY: no typing module
     pass
 
@@ -185,6 +186,43 @@ class TestClient:
         self._update_cookies(test_res)
         return test_res
 
+    async def websocket(
+        self, path: str, client: 'Any', headers: 'Optional[dict]' = None
+    ) -> 'Optional[TestResponse]':
+        """Send a websocket connection request to the application.
+
+        :param path: The request URL.
+        :param client: A generator function that yields client messages.
+        :param headers: A dictionary of headers to send with the request.
+
+        Each message that ``client`` yields (a string or bytes) is sent to
+        the application, and the ``yield`` expression gives back the next
+        message that the application sends, or ``None`` if it ended
+        first. When the generator returns, the connection is closed.
+
+        Returns ``None`` once the application ends the WebSocket session,
+        or a ``TestResponse`` if it answered the handshake with a normal
+        response. An exception raised in ``client`` is raised here.
+        """
+        headers = NoCaseDict(headers or {})
+        for name, value in (
+            ('Upgrade', 'websocket'),
+            ('Connection', 'Upgrade'),
+            ('Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='),
+            ('Sec-WebSocket-Version', '13'),
+        ):
+            if name not in headers:
+                headers[name] = value
+        pipe = _WebSocketPipe(client())
+        try:
+            res = await self.request('GET', path, headers=headers,
+                                     sock=(pipe, pipe))  # fmt: skip
+        finally:
+            pipe.finish()
+        if pipe.error is not None:
+            raise pipe.error
+        return None if pipe.upgraded else res
+
     async def get(
         self, path: str, headers: 'Optional[dict]' = None
     ) -> 'Optional[TestResponse]':
@@ -348,3 +386,113 @@ class _PrefixedReader:
         if len(data) < n:
             data += await self.reader.readexactly(n - len(data))
         return data
+
+
+class _WebSocketPipe:
+    """Both ends of a test WebSocket connection: the application reads the
+    client generator's messages as masked frames and writes frames that
+    are decoded and given back to the generator."""
+
+    def __init__(self, generator: 'Any'):
+        self.generator = generator
+        self.started = False
+        self.inbound = b''  # frames for the application to read
+        self.input_done = False
+        self.outbound = b''  # what the application wrote
+        self.upgraded = False  # the 101 head was written
+        self.replies = []  # type: List[Any]
+        self.ended = False  # the application closed or stopped
+        self.event = asyncio.Event()
+        self.error = None  # type: Optional[BaseException]
+
+    # -- the application reads ---------------------------------------------
+
+    async def read(self, n: int = -1) -> bytes:
+        while not self.inbound and not self.input_done:
+            await self._next_message()
+        data = self.inbound if n < 0 else self.inbound[:n]
+        self.inbound = self.inbound[len(data) :]
+        return data
+
+    async def _next_message(self) -> None:
+        from microdot.websocket import BINARY, CLOSE, TEXT, encode_frame
+
+        try:
+            if not self.started:
+                self.started = True
+                message = next(self.generator)
+            else:
+                message = self.generator.send(await self._reply())
+        except StopIteration:
+            self.inbound = encode_frame(CLOSE, b'\x03\xe8', _MASK)
+            self.input_done = True
+            return
+        except Exception as exc:  # given to the caller of websocket()
+            self.error = exc
+            self.input_done = True
+            return
+        if isinstance(message, str):
+            self.inbound = encode_frame(TEXT, message.encode(), _MASK)
+        else:
+            self.inbound = encode_frame(BINARY, bytes(message), _MASK)
+
+    async def _reply(self) -> 'Any':
+        while not self.replies and not self.ended:
+            await self.event.wait()
+            self.event.clear()
+        return self.replies.pop(0) if self.replies else None
+
+    # -- the application writes --------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        self.outbound += data
+        if not self.upgraded:
+            end = self.outbound.find(b'\r\n\r\n')
+            if end < 0:
+                return
+            self.upgraded = True
+            self.outbound = self.outbound[end + 4 :]
+        while self._decode_frame():
+            pass
+        self.event.set()
+
+    def _decode_frame(self) -> bool:
+        """Take one whole frame off ``outbound``; ``False`` if there is
+        none yet."""
+        data = self.outbound
+        if len(data) < 2:
+            return False
+        length, start = data[1] & 0x7F, 2
+        if length == 126:
+            length, start = int.from_bytes(data[2:4], 'big'), 4
+        elif length == 127:
+            length, start = int.from_bytes(data[2:10], 'big'), 10
+        if len(data) < start + length:
+            return False
+        opcode, payload = data[0] & 0x0F, data[start : start + length]
+        self.outbound = data[start + length :]
+        if opcode == 1:
+            self.replies.append(payload.decode())
+        elif opcode == 2:
+            self.replies.append(payload)
+        elif opcode == 8:
+            self.ended = True
+        return True
+
+    async def drain(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.finish()
+
+    async def wait_closed(self) -> None:
+        pass
+
+    def finish(self) -> None:
+        """The session is over: wake a reader waiting for a reply."""
+        self.ended = True
+        self.event.set()
+        self.generator.close()
+
+
+_MASK = b'\x37\xfa\x21\x3d'  # RFC 6455 section 5.7's sample masking key
