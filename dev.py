@@ -132,13 +132,15 @@ def pytest_step(args):
 
 
 def streams_step():
-    """Return the step that runs the server tests again on CPython with
-    the streams driver, the one MicroPython uses, instead of the
-    asyncio Protocol driver."""
+    """Return the step that runs the tests that start servers again on
+    CPython with the streams driver, the one MicroPython uses, instead of
+    the asyncio Protocol driver."""
+    prefixes = ('test_microdot_server', 'test_multipart', 'test_websocket',
+                'test_sse')  # fmt: skip
     tests = sorted(
         os.path.join('tests', name)
         for name in os.listdir(os.path.join(ROOT, 'tests'))
-        if name.startswith('test_microdot_server') and name.endswith('.py')
+        if name.startswith(prefixes) and name.endswith('.py')
     )
     env = {'MICRODOT_TEST_DRIVER': 'streams'}
     return ('pytest (streams driver)', [venv_exe('pytest'), '-q'] + tests, env)
