@@ -2324,6 +2324,8 @@ class Microdot:
                 break
         if res is None:
             res = await invoke_handler(route.handler, req, **args)
+            if res is None and _taken(req):  # such as a WebSocket route
+                return Response.already_handled
         res = make_response(res)
         if res is Response.already_handled:
             return res
@@ -2482,7 +2484,13 @@ class Microdot:
             return await self._bad_request(client_addr, (reader, writer), exc)
         if req is None:
             return None, None
-        return req, await self.dispatch_request(req)
+        conn = req.sock[1]
+        conn.in_handler = True
+        try:
+            res = await self.dispatch_request(req)
+        finally:
+            conn.in_handler = False
+        return req, Response.already_handled if conn.taken else res
 
     async def _bad_request(
         self, client_addr: 'Any', sock: 'Any', exc: HTTPException
@@ -3217,6 +3225,11 @@ def _address(peer: 'Any') -> 'Any':
             host = '.'.join(str(byte) for byte in peer[4:8])
             return host, (peer[2] << 8) | peer[3]
     return peer
+
+
+def _taken(req: Request) -> bool:
+    """Tell if a request's handler wrote to its connection itself."""
+    return req.sock is not None and getattr(req.sock[1], 'taken', False)
 
 
 def _is_connection_error(exc: BaseException) -> bool:

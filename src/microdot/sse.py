@@ -18,6 +18,14 @@ except ImportError:  # MPY: no typing module
     pass
 
 
+def _json_dumps(data: 'Any') -> str:
+    """Compact JSON with UTF-8 text, as the core writes JSON bodies."""
+    try:
+        return json.dumps(data, separators=(',', ':'), ensure_ascii=False)
+    except TypeError:  # MPY: no ensure_ascii, and it never escapes
+        return json.dumps(data, separators=(',', ':'))
+
+
 def format_event(
     data: 'Any',
     event: 'Optional[str]' = None,
@@ -31,7 +39,7 @@ def format_event(
     it, which would start other fields.
     """
     if isinstance(data, (dict, list)):
-        data = json.dumps(data, separators=(',', ':'))
+        data = _json_dumps(data)
     elif not isinstance(data, (str, bytes)):
         data = str(data)
     if isinstance(data, str):
@@ -67,6 +75,7 @@ class SSE:
         self.events = []  # type: List[bytes]  # waiting to be written
         self.ready = asyncio.Event()  # an event, or the end
         self.taken = asyncio.Event()  # the events were handed on
+        self.closed = False  # the stream has ended: events are dropped
 
     async def send(
         self,
@@ -88,8 +97,11 @@ class SSE:
         :param retry: an optional reconnection time for the client, in
                       milliseconds.
 
-        It returns once the event has been handed to the connection.
+        It returns once the event has been handed to the connection, or at
+        once if the stream has ended (the client left).
         """
+        if self.closed:
+            return
         self.events.append(format_event(data, event, event_id, retry))
         self.taken.clear()
         self.ready.set()
@@ -154,6 +166,8 @@ class _EventStream:
 
     async def aclose(self) -> None:
         """Cancel the event function if it still runs, and wait for it."""
+        self.sse.closed = True
+        self.sse.taken.set()  # a send() waiting, or one in a cleanup
         task = self.task
         if task is not None and not task.done():
             task.cancel()
@@ -161,7 +175,6 @@ class _EventStream:
                 await task
             except asyncio.CancelledError:
                 pass
-        self.sse.taken.set()  # MPY: wake a sender left waiting
 
 
 def sse_response(

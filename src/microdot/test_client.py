@@ -221,7 +221,7 @@ class TestClient:
             pipe.finish()
         if pipe.error is not None:
             raise pipe.error
-        return None if pipe.upgraded else res
+        return res
 
     async def get(
         self, path: str, headers: 'Optional[dict]' = None
@@ -489,9 +489,20 @@ class _WebSocketPipe:
         pass
 
     def finish(self) -> None:
-        """The session is over: wake a reader waiting for a reply."""
+        """The session is over: give the generator the replies it has not
+        seen yet, then ``None``, and close it."""
         self.ended = True
         self.event.set()
+        if self.started and not self.input_done:
+            self.input_done = True
+            try:
+                while self.replies:
+                    self.generator.send(self.replies.pop(0))
+                self.generator.send(None)  # the application has ended
+            except StopIteration:
+                pass
+            except Exception as exc:  # given to the caller of websocket()
+                self.error = exc
         self.generator.close()
 
 
