@@ -2976,20 +2976,26 @@ class _Connection:
         if the client goes away meanwhile, the response is cut short and
         its body closed, which cancels whatever produces it (SSE)."""
         if not self.eof:  # EOF before the response is a half-close
-            self._watch_input(True)
+            self._watch_input()
         try:
             return await res.write(self, version, keep_alive)
         finally:
-            self._watch_input(False)
+            await self._unwatch_input()
 
-    def _watch_input(self, on: bool) -> None:
-        """Start or stop a task that reads ahead into ``buf`` and aborts
-        the connection at the end of the input."""
-        if on:
-            self.watcher = asyncio.create_task(self._watch())
-        elif self.watcher is not None:
-            self.watcher.cancel()
-            self.watcher = None
+    def _watch_input(self) -> None:
+        """Start a task that reads ahead into ``buf`` and aborts the
+        connection at the end of the input."""
+        self.watcher = asyncio.create_task(self._watch())
+
+    async def _unwatch_input(self) -> None:
+        """Stop the watcher, and wait until it no longer reads."""
+        task, self.watcher = self.watcher, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
 
     async def _watch(self) -> None:
         try:
@@ -3191,10 +3197,13 @@ if hasattr(asyncio, 'Protocol'):  # MPY: the streams driver only
                 if self.lost:
                     raise ConnectionResetError()
 
-        def _watch_input(self, on: bool) -> None:
-            # PERF: the protocol callbacks see the end of the input, so
-            # no task is needed; ``watcher`` is only a flag here.
-            self.watcher = on or None
+        # PERF: the protocol callbacks see the end of the input, so no
+        # task is needed; ``watcher`` is only a flag here.
+        def _watch_input(self) -> None:
+            self.watcher = True
+
+        async def _unwatch_input(self) -> None:
+            self.watcher = None
 
         def _half_close(self) -> bool:
             if self.lost or not self.transport.can_write_eof():
