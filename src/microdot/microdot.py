@@ -2490,7 +2490,10 @@ class Microdot:
             res = await self.dispatch_request(req)
         finally:
             conn.in_handler = False
-        return req, Response.already_handled if conn.taken else res
+        if conn.taken:  # the handler is done with the connection
+            conn.finished = True
+            return req, Response.already_handled
+        return req, res
 
     async def _bad_request(
         self, client_addr: 'Any', sock: 'Any', exc: HTTPException

@@ -268,6 +268,18 @@ class FileUpload:
         return '<FileUpload %r %s>' % (self.filename, self.content_type)
 
 
+def _has_multipart_body(request: 'Any') -> bool:
+    """Tell if a request has a body (a length or a transfer coding) and it
+    is a multipart form. A GET or HEAD has no form."""
+    if mimetype(request.content_type) != 'multipart/form-data':
+        return False
+    if request.method in ('GET', 'HEAD'):
+        return False
+    return bool(request.content_length or request.body) or (
+        'Transfer-Encoding' in request.headers
+    )
+
+
 def _is_dir(path: str) -> bool:
     try:
         return os.stat(path)[0] & 0o170000 == 0o040000
@@ -301,7 +313,7 @@ class FormDataIter:
         self.boundary = None  # type: Optional[bytes]
         self.done = True
         content_type = request.content_type
-        if mimetype(content_type) == 'multipart/form-data':
+        if _has_multipart_body(request):
             options = parse_options(content_type)[1]
             self.boundary = _check_boundary(options.get('boundary'))
             self.done = False
@@ -502,7 +514,7 @@ def with_form_data(f: 'Callable') -> 'Callable':
 
 async def _read_form(request: 'Any', files: MultiDict) -> 'Optional[Any]':
     """Read a multipart form; ``None`` if the request does not have one."""
-    if mimetype(request.content_type) != 'multipart/form-data':
+    if not _has_multipart_body(request):
         return None
     form = MultiDict()
     async for name, value in FormDataIter(request):

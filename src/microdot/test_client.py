@@ -422,7 +422,10 @@ class _WebSocketPipe:
                 self.started = True
                 message = next(self.generator)
             else:
-                message = self.generator.send(await self._reply())
+                reply = await self._reply()
+                if self.input_done:  # finish() ran meanwhile
+                    return
+                message = self.generator.send(reply)
         except StopIteration:
             self.inbound = encode_frame(CLOSE, b'\x03\xe8', _MASK)
             self.input_done = True

@@ -175,6 +175,7 @@ class WebSocket:
         self.reader, self.writer = request.sock
         self.closed = False  # a close frame was sent: no more sends
         self.gone = False  # the client closed or left
+        self.cancelled = False  # the handler was cancelled for it
         self.messages = []  # type: List[Any]  # at most one, not taken yet
         self.ready = asyncio.Event()  # a message arrived, or the end
         self.taken = asyncio.Event()  # receive() took the message
@@ -304,6 +305,7 @@ class WebSocket:
         if task is None or initiated or (closing and closing()):
             return  # the handler ended, or the server closes
         if task is not asyncio.current_task():
+            self.cancelled = True
             task.cancel()
 
     async def _read_message(self) -> 'Any':
@@ -401,9 +403,14 @@ async def websocket_upgrade(request: 'Any') -> WebSocket:
     return ws
 
 
-def _uncancel() -> None:
-    """Forget a cancellation that was handled (CPython 3.11+ counts them,
+async def _absorb_cancel() -> None:
+    """Take a cancellation that the client caused and that the handler may
+    not have seen yet, and forget it (CPython 3.11+ counts cancellations,
     and ``asyncio.timeout`` relies on the count)."""
+    try:
+        await asyncio.sleep(0)
+    except asyncio.CancelledError:
+        pass
     task = asyncio.current_task()
     if hasattr(task, 'uncancel'):
         task.uncancel()  # type: ignore[union-attr]
@@ -433,18 +440,19 @@ def with_websocket(f: 'Callable') -> 'Callable':
         try:
             await f(request, ws, *args, **kwargs)
         except asyncio.CancelledError:
-            if not ws.gone:  # not the client: the server is stopping
+            if not ws.cancelled:  # not the client: the server is stopping
                 ws._stop_reader()
                 raise
-            _uncancel()
         except Exception as exc:
             ws.task = None
-            if ws.gone and isinstance(exc, (WebSocketError, OSError,
-                                            EOFError)):  # fmt: skip
-                return Response.already_handled  # the client left
-            await ws._close(1011)  # section 7.4.1: an unexpected condition
-            raise  # the server prints it; the response is not sent
-        ws.task = None
+            if not ws.gone or not isinstance(exc, (WebSocketError, OSError,
+                                                   EOFError)):  # fmt: skip
+                await ws._close(1011)  # 7.4.1: an unexpected condition
+                raise  # the server prints it; the response is not sent
+        finally:
+            ws.task = None  # from here on the client cannot cancel us
+        if ws.cancelled:
+            await _absorb_cancel()
         await ws.close()
         return Response.already_handled
 
