@@ -67,6 +67,27 @@ def multipart(parts, boundary=BOUNDARY, preamble=b'', epilogue=b'',
     return b''.join(out)
 
 
+def chunked_request(port, body, size):
+    """A ``Connection: close`` multipart POST / with ``body`` in chunked
+    transfer coding, chunks of ``size`` bytes."""
+    request = serverutil.build_request(
+        port, 'POST', '/',
+        {'Content-Type': CONTENT_TYPE, 'Transfer-Encoding': 'chunked',
+         'Connection': 'close'},
+    )  # fmt: skip
+    return request + chunked(body, size)
+
+
+async def post_chunked(app, body, size):
+    """Send ``chunked_request`` to ``app`` on a real server."""
+    server = await serverutil.start(app)
+    try:
+        data = await server.exchange(chunked_request(server.port, body, size))
+        return serverutil.HTTPResponse(data)
+    finally:
+        await server.stop()
+
+
 def chunked(body, size):
     """``body`` in chunked transfer coding, chunks of ``size`` bytes."""
     out = []
@@ -477,140 +498,100 @@ async def test_with_form_data_empty_file():
     assert seen['files'] == {'f': [('e', 'text/plain', b'')]}
 
 
-async def test_with_form_data_files_memory_up_to_max_memory_size():
+async def spooled(read, body, send=post, limits=()):
+    """POST ``body`` (with ``send``) with FileUpload.temp_dir set to a new
+    TempDir and the ``(class, name, value)`` attributes of ``limits`` set,
+    to a with_form_data handler that records the number of temporary
+    files in ``seen['during']``, then awaits ``read(req, seen)``. Return
+    ``(res, seen, temporary files left)``."""
     tmp = TempDir()
     attributes = Attributes()
     attributes.set(FileUpload, 'temp_dir', tmp.path)
-    app = Microdot()
+    for cls, name, value in limits:
+        attributes.set(cls, name, value)
     seen = {}
+    app = Microdot()
 
     @app.post('/')
     @with_form_data
     async def index(req):
-        seen['during'] = tmp.temp_files()
-        seen['content'] = await req.files['f'].read()
+        seen['during'] = len(tmp.temp_files())
+        await read(req, seen)
         return 'ok'
 
-    content = bytes(range(256)) * 4  # 1024 bytes == max_memory_size
     try:
-        assert FileUpload.max_memory_size == 1024
-        res = await post(app, multipart([file_part('f', 'x', content)]))
-        assert res.status_code == 200
-        assert seen['during'] == []
-        assert seen['content'] == content
-        assert tmp.temp_files() == []
+        res = await send(app, body)
+        return res, seen, tmp.temp_files()
     finally:
         attributes.restore()
         tmp.remove()
+
+
+async def read_file_f(req, seen):
+    seen['content'] = await req.files['f'].read()
+
+
+async def test_with_form_data_files_memory_up_to_max_memory_size():
+    content = bytes(range(256)) * 4  # 1024 bytes == max_memory_size
+    assert FileUpload.max_memory_size == 1024
+    body = multipart([file_part('f', 'x', content)])
+    res, seen, left = await spooled(read_file_f, body)
+    assert res.status_code == 200
+    assert seen['during'] == 0
+    assert seen['content'] == content
+    assert left == []
 
 
 async def test_with_form_data_spools_above_max_memory_size():
-    tmp = TempDir()
-    attributes = Attributes()
-    attributes.set(FileUpload, 'temp_dir', tmp.path)
-    app = Microdot()
-    seen = {}
-
-    @app.post('/')
-    @with_form_data
-    async def index(req):
-        seen['during'] = len(tmp.temp_files())
-        seen['content'] = await req.files['f'].read()
-        return 'ok'
-
     content = bytes(range(256)) * 4 + b'!'  # 1025 bytes
-    try:
-        res = await post(app, multipart([file_part('f', 'x', content)]))
-        assert res.status_code == 200
-        assert seen['during'] == 1  # a temporary file holds the upload
-        assert seen['content'] == content
-        assert tmp.temp_files() == []  # removed once the handler returned
-    finally:
-        attributes.restore()
-        tmp.remove()
+    body = multipart([file_part('f', 'x', content)])
+    res, seen, left = await spooled(read_file_f, body)
+    assert res.status_code == 200
+    assert seen == {'during': 1, 'content': content}  # a temporary file
+    assert left == []  # removed once the handler returned
 
 
 async def test_with_form_data_spool_threshold_follows_max_memory_size():
-    tmp = TempDir()
-    attributes = Attributes()
-    attributes.set(FileUpload, 'temp_dir', tmp.path)
-    attributes.set(FileUpload, 'max_memory_size', 10)
-    app = Microdot()
-    seen = {}
-
-    @app.post('/')
-    @with_form_data
-    async def index(req):
-        seen['during'] = len(tmp.temp_files())
+    async def read(req, seen):
         seen['small'] = await req.files['small'].read()
         seen['big'] = await req.files['big'].read()
-        return 'ok'
 
     body = multipart([
         file_part('small', 's', b'0123456789'),
         file_part('big', 'b', b'0123456789A'),
     ])  # fmt: skip
-    try:
-        res = await post(app, body)
-        assert res.status_code == 200
-        assert seen == {'during': 1, 'small': b'0123456789',
-                        'big': b'0123456789A'}  # fmt: skip
-        assert tmp.temp_files() == []
-    finally:
-        attributes.restore()
-        tmp.remove()
+    limits = [(FileUpload, 'max_memory_size', 10)]
+    res, seen, left = await spooled(read, body, limits=limits)
+    assert res.status_code == 200
+    assert seen == {'during': 1, 'small': b'0123456789',
+                    'big': b'0123456789A'}  # fmt: skip
+    assert left == []
 
 
 async def test_with_form_data_spooled_files_removed_after_real_server():
-    tmp = TempDir()
-    attributes = Attributes()
-    attributes.set(FileUpload, 'temp_dir', tmp.path)
-    app = Microdot()
-    seen = {}
-
-    @app.post('/')
-    @with_form_data
-    async def index(req):
-        seen['during'] = len(tmp.temp_files())
+    async def read(req, seen):
         seen['a'] = len(await req.files['a'].read())
         seen['b'] = len(await req.files['b'].read())
-        return 'ok'
 
     body = multipart([
         file_part('a', 'a', b'a' * 3000),
         file_part('b', 'b', b'b' * 5000),
     ])  # fmt: skip
-    try:
-        res = await post_server(app, body)
-        assert res.status_code == 200
-        assert seen == {'during': 2, 'a': 3000, 'b': 5000}
-        assert tmp.temp_files() == []
-    finally:
-        attributes.restore()
-        tmp.remove()
+    res, seen, left = await spooled(read, body, post_server)
+    assert res.status_code == 200
+    assert seen == {'during': 2, 'a': 3000, 'b': 5000}
+    assert left == []
 
 
 async def test_with_form_data_closes_files_when_handler_raises():
-    tmp = TempDir()
-    attributes = Attributes()
-    attributes.set(FileUpload, 'temp_dir', tmp.path)
-    app = Microdot()
-    seen = {}
-
-    @app.post('/')
-    @with_form_data
-    async def index(req):
-        seen['during'] = len(tmp.temp_files())
+    async def read(req, seen):
         raise ValueError('handler failure')
 
-    try:
-        res = await post(app, multipart([file_part('f', 'x', b'y' * 2000)]))
-        assert res.status_code == 500
-        assert seen['during'] == 1
-        assert tmp.temp_files() == []
-    finally:
-        attributes.restore()
-        tmp.remove()
+    body = multipart([file_part('f', 'x', b'y' * 2000)])
+    res, seen, left = await spooled(read, body)
+    assert res.status_code == 500
+    assert seen['during'] == 1
+    assert left == []
 
 
 # ---------------------------------------------------------------------------
@@ -1665,18 +1646,7 @@ async def test_body_over_max_content_length_is_413():
 async def test_chunked_body_over_max_content_length_is_413_real_server():
     seen = {}
     body = multipart([file_part('f', 'x', b'y' * (20 * 1024))])
-    server = await serverutil.start(form_app(seen))
-    try:
-        request = serverutil.build_request(
-            server.port, 'POST', '/',
-            {'Content-Type': CONTENT_TYPE, 'Transfer-Encoding': 'chunked',
-             'Connection': 'close'},
-        )  # fmt: skip
-        res = serverutil.HTTPResponse(
-            await server.exchange(request + chunked(body, 4096))
-        )
-    finally:
-        await server.stop()
+    res = await post_chunked(form_app(seen), body, 4096)
     assert res.status_code == 413
     assert res.body == b'Content Too Large'
     assert 'files' not in seen
@@ -1800,6 +1770,17 @@ async def _pipelined(app, body, extra_headers=None):
     return await serverutil.with_client(app, script)
 
 
+async def _pipelined_streamed(app, body):
+    """``_pipelined`` with ``Request.max_body_length = 0``: the handler
+    reads the body from the connection itself."""
+    attributes = Attributes()
+    attributes.set(Request, 'max_body_length', 0)
+    try:
+        return await _pipelined(app, body)
+    finally:
+        attributes.restore()
+
+
 async def test_pipelined_request_after_multipart_is_answered():
     seen = {}
     body = multipart([field('a', '1')], epilogue=b'epilogue')
@@ -1815,12 +1796,7 @@ async def test_pipelined_request_after_streamed_multipart():
     """Bodies over max_body_length are read from the connection itself."""
     seen = {}
     body = multipart([field('a', '1'), file_part('f', 'x', b'q' * 900)])
-    attributes = Attributes()
-    attributes.set(Request, 'max_body_length', 0)
-    try:
-        first, second = await _pipelined(iter_app(seen), body)
-    finally:
-        attributes.restore()
+    first, second = await _pipelined_streamed(iter_app(seen), body)
     assert first.status_code == 200
     assert seen['items'] == [('a', '1'), ('f', ('x', 'text/plain',
                                                 b'q' * 900))]  # fmt: skip
@@ -1831,12 +1807,7 @@ async def test_pipelined_request_after_streamed_multipart():
 async def test_pipelined_request_after_final_boundary_without_crlf():
     seen = {}
     body = multipart([field('a', '1')])[:-2]  # ends with --boundary--
-    attributes = Attributes()
-    attributes.set(Request, 'max_body_length', 0)
-    try:
-        first, second = await _pipelined(iter_app(seen), body)
-    finally:
-        attributes.restore()
+    first, second = await _pipelined_streamed(iter_app(seen), body)
     assert first.status_code == 200
     assert seen['items'] == [('a', '1')]
     assert second.status_code == 200
@@ -1857,12 +1828,7 @@ async def test_pipelined_request_after_handler_stopped_early():
         return 'next'
 
     body = multipart([field('a', '1'), file_part('f', 'x', b'q' * 900)])
-    attributes = Attributes()
-    attributes.set(Request, 'max_body_length', 0)
-    try:
-        first, second = await _pipelined(app, body)
-    finally:
-        attributes.restore()
+    first, second = await _pipelined_streamed(app, body)
     assert first.status_code == 200
     assert first.body == b'first:a'
     assert second.status_code == 200
@@ -1871,18 +1837,7 @@ async def test_pipelined_request_after_handler_stopped_early():
 
 async def test_chunked_request_body_small():
     seen = {}
-    server = await serverutil.start(form_app(seen))
-    try:
-        request = serverutil.build_request(
-            server.port, 'POST', '/',
-            {'Content-Type': CONTENT_TYPE, 'Transfer-Encoding': 'chunked',
-             'Connection': 'close'},
-        )  # fmt: skip
-        res = serverutil.HTTPResponse(
-            await server.exchange(request + chunked(SIMPLE_BODY, 7))
-        )
-    finally:
-        await server.stop()
+    res = await post_chunked(form_app(seen), SIMPLE_BODY, 7)
     assert res.status_code == 200
     assert seen['form'] == SIMPLE_FORM
     assert seen['files'] == SIMPLE_FILES
@@ -1926,14 +1881,8 @@ async def test_chunked_body_split_in_small_chunks():
     try:
         for size in (1, 2, 3, 5, 13, 64):
             seen.clear()
-            request = serverutil.build_request(
-                server.port, 'POST', '/',
-                {'Content-Type': CONTENT_TYPE, 'Transfer-Encoding': 'chunked',
-                 'Connection': 'close'},
-            )  # fmt: skip
-            res = serverutil.HTTPResponse(
-                await server.exchange(request + chunked(SPLIT_BODY, size))
-            )
+            request = chunked_request(server.port, SPLIT_BODY, size)
+            res = serverutil.HTTPResponse(await server.exchange(request))
             if res.status_code != 200 or seen.get('items') != SPLIT_ITEMS:
                 failures.append((size, res.status_code, seen.get('items')))
     finally:

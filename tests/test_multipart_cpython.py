@@ -267,9 +267,12 @@ def big_upload_memory(tmp_path, route):
     return res, sent_digest, saved, figures, open_files, folder
 
 
-def test_50mb_upload_form_data_iter_save_memory_flat(tmp_path):
+def big_upload_checked(tmp_path, route):
+    """Upload 50 MiB to ``route``; check the response, the saved file,
+    that no file is left open (a spooled temporary file was closed) and
+    the memory growth. Return the folder."""
     res, digest, saved, figures, open_files, folder = big_upload_memory(
-        tmp_path, '/iter'
+        tmp_path, route
     )
     assert res.status_code == 200
     assert json.loads(res.body) == {'note': 'big one'}
@@ -278,20 +281,16 @@ def test_50mb_upload_form_data_iter_save_memory_flat(tmp_path):
     assert open_files == []
     assert figures['rss_growth_kb'] < MAX_GROWTH_KB, figures
     assert figures['peak_growth_kb'] < MAX_GROWTH_KB, figures
+    return folder
+
+
+def test_50mb_upload_form_data_iter_save_memory_flat(tmp_path):
+    big_upload_checked(tmp_path, '/iter')
 
 
 def test_50mb_upload_with_form_data_memory_flat(tmp_path):
-    res, digest, saved, figures, open_files, folder = big_upload_memory(
-        tmp_path, '/form'
-    )
-    assert res.status_code == 200
-    assert json.loads(res.body) == {'note': 'big one'}
-    assert os.path.getsize(saved) == UPLOAD_MIB * MIB
-    assert file_sha256(saved) == digest
+    folder = big_upload_checked(tmp_path, '/form')
     assert os.listdir(os.path.join(folder, 'spool')) == []
-    assert open_files == []  # the spooled temporary file was closed
-    assert figures['rss_growth_kb'] < MAX_GROWTH_KB, figures
-    assert figures['peak_growth_kb'] < MAX_GROWTH_KB, figures
 
 
 # ---------------------------------------------------------------------------
@@ -359,59 +358,42 @@ EXPECTED = {
 }
 
 
-async def test_requests_upload_with_form_data():
-    seen = {}
-    server = await serverutil.start(client_app(seen))
+async def upload_with(client_name, route):
+    """Send DATA and FILES to ``route`` of client_app with ``requests`` or
+    ``httpx``; return the response."""
+    server = await serverutil.start(client_app({}))
+    url = 'http://%s:%d%s' % (HOST, server.port, route)
     try:
-        res = await asyncio.to_thread(
-            requests.post,
-            'http://%s:%d/form' % (HOST, server.port),
-            data=DATA, files=FILES, timeout=10,
-        )  # fmt: skip
+        if client_name == 'requests':
+            return await asyncio.to_thread(
+                requests.post, url, data=DATA, files=FILES, timeout=10
+            )
+        async with httpx.AsyncClient(timeout=10) as client:
+            return await client.post(url, data=DATA, files=FILES)
     finally:
         await server.stop()
+
+
+async def test_requests_upload_with_form_data():
+    res = await upload_with('requests', '/form')
     assert res.status_code == 200
     assert res.json() == EXPECTED
 
 
 async def test_requests_upload_form_data_iter():
-    server = await serverutil.start(client_app({}))
-    try:
-        res = await asyncio.to_thread(
-            requests.post,
-            'http://%s:%d/iter' % (HOST, server.port),
-            data=DATA, files=FILES, timeout=10,
-        )  # fmt: skip
-    finally:
-        await server.stop()
+    res = await upload_with('requests', '/iter')
     assert res.status_code == 200
     assert res.json() == EXPECTED
 
 
 async def test_httpx_upload_with_form_data():
-    server = await serverutil.start(client_app({}))
-    try:
-        async with httpx.AsyncClient(timeout=10) as client:
-            res = await client.post(
-                'http://%s:%d/form' % (HOST, server.port),
-                data=DATA, files=FILES,
-            )  # fmt: skip
-    finally:
-        await server.stop()
+    res = await upload_with('httpx', '/form')
     assert res.status_code == 200
     assert res.json() == EXPECTED
 
 
 async def test_httpx_upload_form_data_iter():
-    server = await serverutil.start(client_app({}))
-    try:
-        async with httpx.AsyncClient(timeout=10) as client:
-            res = await client.post(
-                'http://%s:%d/iter' % (HOST, server.port),
-                data=DATA, files=FILES,
-            )  # fmt: skip
-    finally:
-        await server.stop()
+    res = await upload_with('httpx', '/iter')
     assert res.status_code == 200
     assert res.json() == EXPECTED
 

@@ -30,6 +30,28 @@ SSE_HEADERS = {
 # -- helpers ------------------------------------------------------------------
 
 
+def sse_headers(extra, removed=()):
+    """SSE_HEADERS with the headers of ``extra`` added and the names in
+    ``removed`` left out."""
+    headers = dict(SSE_HEADERS)
+    for name in removed:
+        del headers[name]
+    headers.update(extra)
+    return headers
+
+
+def custom_app(*args, **kwargs):
+    """An app whose ``/custom`` returns ``sse_response(req, sender('one'),
+    *args, **kwargs)``."""
+    app = serverutil.index_app('hello')
+
+    @app.route('/custom')
+    async def custom(req):
+        return sse_response(req, sender('one'), *args, **kwargs)
+
+    return app
+
+
 def sse_app(handler, path='/events'):
     """Return an app with ``handler`` as a ``with_sse`` route at ``path``
     and ``/`` answering ``hello``."""
@@ -175,24 +197,33 @@ class Probe:
         self.errors = []  # names of the exceptions send() raised
 
 
+async def watched(probe, coro):
+    """Await ``coro``, recording in ``probe`` its cancellation and its
+    end."""
+    try:
+        await coro
+    except asyncio.CancelledError:
+        probe.cancelled = True
+        raise
+    finally:
+        probe.finished = True
+
+
 def waiting_handler(probe, before=1):
     """An SSE handler that sends ``before`` events, then waits for
     ``probe.go`` (at most WAIT_LIMIT s) and sends 'two'; it records its
     cancellation in ``probe``."""
 
-    async def handler(req, sse):
-        try:
-            for _ in range(before):
-                await sse.send('one')
-                probe.sent += 1
-            await asyncio.wait_for(probe.go.wait(), WAIT_LIMIT)
-            await sse.send('two')
+    async def send_and_wait(sse):
+        for _ in range(before):
+            await sse.send('one')
             probe.sent += 1
-        except asyncio.CancelledError:
-            probe.cancelled = True
-            raise
-        finally:
-            probe.finished = True
+        await asyncio.wait_for(probe.go.wait(), WAIT_LIMIT)
+        await sse.send('two')
+        probe.sent += 1
+
+    async def handler(req, sse):
+        await watched(probe, send_and_wait(sse))
 
     return handler
 
@@ -230,9 +261,7 @@ async def test_head_arrives_before_the_first_event():
 async def test_connection_close_request_gets_close_header():
     res = await fetch(sse_app(sender('one')))
     assert res.status_line == b'HTTP/1.1 200 OK'
-    expected = dict(SSE_HEADERS)
-    expected['connection'] = 'close'
-    assert res.headers == expected
+    assert res.headers == sse_headers({'connection': 'close'})
     assert res.body == b'data: one\n\n'
     assert res.complete
 
@@ -245,41 +274,23 @@ async def test_http10_client_gets_a_close_delimited_stream():
 
     res = await fetch(sse_app(handler), version='1.0')
     assert res.status_line == b'HTTP/1.0 200 OK'
-    assert res.headers == {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-cache',
-        'connection': 'close',
-    }
+    assert res.headers == sse_headers(
+        {'connection': 'close'}, ['transfer-encoding']
+    )
     assert res.raw_body == b'data: one\n\ndata: two\n\n'
 
 
 async def test_sse_response_keyword_arguments_reach_the_response():
-    app = serverutil.index_app('hello')
-
-    @app.route('/custom')
-    async def custom(req):
-        return sse_response(
-            req, sender('one'), status_code=202, headers={'X-A': 'b'}
-        )
-
+    app = custom_app(status_code=202, headers={'X-A': 'b'})
     res = await fetch(app, '/custom')
     assert res.status_line == b'HTTP/1.1 202 Accepted'
-    expected = dict(SSE_HEADERS)
-    expected['x-a'] = 'b'
-    expected['connection'] = 'close'
-    assert res.headers == expected
+    assert res.headers == sse_headers({'x-a': 'b', 'connection': 'close'})
     assert res.body == b'data: one\n\n'
     assert res.complete
 
 
 async def test_sse_response_positional_arguments_reach_the_response():
-    app = serverutil.index_app('hello')
-
-    @app.route('/custom')
-    async def custom(req):
-        return sse_response(req, sender('one'), 202, {'X-A': 'b'})
-
-    res = await fetch(app, '/custom')
+    res = await fetch(custom_app(202, {'X-A': 'b'}), '/custom')
     assert res.status_line == b'HTTP/1.1 202 Accepted'
     assert res.headers['x-a'] == 'b'
     assert res.headers['content-type'] == 'text/event-stream'
@@ -433,40 +444,35 @@ async def refused(**fields):
     return errors, await stream_of(handler)
 
 
-async def test_lf_in_event_is_refused():
-    errors, body = await refused(event='x\ndata: injected')
+async def assert_refused(**fields):
+    """The send with ``fields`` raised ValueError and sent nothing."""
+    errors, body = await refused(**fields)
     assert errors == ['ValueError']
     assert body == b'data: after\n\n'
+
+
+async def test_lf_in_event_is_refused():
+    await assert_refused(event='x\ndata: injected')
 
 
 async def test_cr_in_event_is_refused():
-    errors, body = await refused(event='x\rid: 666')
-    assert errors == ['ValueError']
-    assert body == b'data: after\n\n'
+    await assert_refused(event='x\rid: 666')
 
 
 async def test_crlf_in_event_is_refused():
-    errors, body = await refused(event='x\r\n\r\ndata: injected')
-    assert errors == ['ValueError']
-    assert body == b'data: after\n\n'
+    await assert_refused(event='x\r\n\r\ndata: injected')
 
 
 async def test_lf_in_id_is_refused():
-    errors, body = await refused(event_id='1\ndata: injected')
-    assert errors == ['ValueError']
-    assert body == b'data: after\n\n'
+    await assert_refused(event_id='1\ndata: injected')
 
 
 async def test_cr_in_id_is_refused():
-    errors, body = await refused(event_id='1\revent: evil')
-    assert errors == ['ValueError']
-    assert body == b'data: after\n\n'
+    await assert_refused(event_id='1\revent: evil')
 
 
 async def test_refused_event_sends_none_of_its_fields():
-    errors, body = await refused(event='ok', event_id='1\n', retry=100)
-    assert errors == ['ValueError']
-    assert body == b'data: after\n\n'
+    await assert_refused(event='ok', event_id='1\n', retry=100)
 
 
 # -- flushing and the end of the stream ---------------------------------------
@@ -658,18 +664,15 @@ async def read_head_only(client, reader):
 def sending_handler(probe):
     """Sends an event every 20 ms for at most WAIT_LIMIT seconds."""
 
+    async def send_all(sse):
+        await sse.send('one')
+        for _ in range(WAIT_LIMIT * 50):
+            await asyncio.sleep(0.02)
+            await sse.send('more')
+            probe.sent += 1
+
     async def handler(req, sse):
-        try:
-            await sse.send('one')
-            for _ in range(WAIT_LIMIT * 50):
-                await asyncio.sleep(0.02)
-                await sse.send('more')
-                probe.sent += 1
-        except asyncio.CancelledError:
-            probe.cancelled = True
-            raise
-        finally:
-            probe.finished = True
+        await watched(probe, send_all(sse))
 
     return handler
 
@@ -749,6 +752,17 @@ class BodyProbe:
         self.exhausted = False  # the body ran to its end
 
 
+async def wait_for_more(probe):
+    """What a slow body does after its first chunk: wait WAIT_LIMIT
+    seconds (recording a cancellation), then mark the body exhausted."""
+    try:
+        await asyncio.sleep(WAIT_LIMIT)
+    except asyncio.CancelledError:
+        probe.cancelled = True
+        raise
+    probe.exhausted = True
+
+
 class SlowAsyncBody:
     """An async iterator (MPY: no async generators): one chunk, then it
     waits WAIT_LIMIT seconds before the next."""
@@ -762,12 +776,7 @@ class SlowAsyncBody:
     async def __anext__(self):
         probe = self.probe
         if probe.produced:
-            try:
-                await asyncio.sleep(WAIT_LIMIT)
-            except asyncio.CancelledError:
-                probe.cancelled = True
-                raise
-            probe.exhausted = True
+            await wait_for_more(probe)
             raise StopAsyncIteration
         probe.produced += 1
         return b'first chunk'
@@ -786,12 +795,7 @@ class SlowFile:
     async def read(self, n=-1):
         probe = self.probe
         if probe.produced:
-            try:
-                await asyncio.sleep(WAIT_LIMIT)
-            except asyncio.CancelledError:
-                probe.cancelled = True
-                raise
-            probe.exhausted = True
+            await wait_for_more(probe)
             return b''
         probe.produced += 1
         return b'first chunk'
@@ -945,14 +949,7 @@ async def test_test_client_empty_stream():
 
 
 async def test_test_client_sse_response_arguments():
-    app = serverutil.index_app('hello')
-
-    @app.route('/custom')
-    async def custom(req):
-        return sse_response(
-            req, sender('one'), status_code=201, headers={'X-A': 'b'}
-        )
-
+    app = custom_app(status_code=201, headers={'X-A': 'b'})
     res = await TestClient(app).get('/custom')
     assert res.status_code == 201
     assert res.headers['X-A'] == 'b'

@@ -58,10 +58,7 @@ class Probe:
 def make_app(probe):
     """``/`` says hello; ``/events`` sends 'one', waits for ``probe.go``
     (at most WAIT_LIMIT s), sends 'two'; it counts in ``probe``."""
-    app = serverutil.index_app('hello')
 
-    @app.route('/events')
-    @with_sse
     async def events(req, sse):
         probe.started += 1
         try:
@@ -73,6 +70,8 @@ def make_app(probe):
             raise
         finally:
             probe.finished += 1
+
+    app = sse_app(events)
 
     return app
 
@@ -131,18 +130,24 @@ class EventParser:
         raise AssertionError('endless stream')
 
 
-async def events_of(handler, path='/events'):
-    """Serve ``handler`` (with_sse) and return the parsed events."""
+def sse_app(handler, path='/events'):
+    """``/`` says hello; ``path`` is ``handler`` (with_sse)."""
     app = serverutil.index_app('hello')
     app.route(path)(with_sse(handler))
-    server = await serverutil.start(app)
-    try:
-        async with http_client(server) as client:
-            async with client.stream('GET', path) as res:
-                assert res.status_code == 200
-                return await EventParser(res).rest()
-    finally:
-        await server.stop()
+    return app
+
+
+async def events_of(handler, path='/events'):
+    """Serve ``handler`` (with_sse) and return the parsed events."""
+    app = sse_app(handler, path)
+
+    async def events(res):
+        assert res.status_code == 200
+        return await EventParser(res).rest()
+
+    return await with_app(
+        app, None, lambda server: stream_with(server, events, path)
+    )
 
 
 async def leave_after_first_event(client):
@@ -199,6 +204,51 @@ async def hello(server):
     return res.status_code, res.text
 
 
+async def with_app(app, driver, script, probe=None):
+    """Serve ``app`` with ``driver`` and return ``await script(server)``;
+    ``probe.go`` is set (waiting handlers end) and the server stopped
+    afterwards."""
+    server = await start(app, driver)
+    try:
+        return await script(server)
+    finally:
+        if probe is not None:
+            probe.go.set()
+        await server.stop()
+
+
+async def stream_with(server, script, path='/events'):
+    """Stream GET ``path`` from ``server`` with httpx; return
+    ``await script(res)``."""
+    async with http_client(server) as client:
+        async with client.stream('GET', path) as res:
+            return await script(res)
+
+
+async def all_events(res):
+    return await EventParser(res).rest()
+
+
+def settle(condition):
+    """Poll ``condition`` for at most SETTLE_TIMEOUT seconds."""
+    return serverutil.poll(condition, SETTLE_TIMEOUT)
+
+
+async def after_leaving(driver, leave, count, script):
+    """Serve make_app(probe) with ``driver``; return ``(probe, await
+    script(server, probe, leave_now))`` where ``await leave_now()`` lets
+    ``count`` clients leave the ``leave`` way (LEAVERS)."""
+    probe = Probe()
+
+    async def run(server):
+        async def leave_now():
+            await LEAVERS[leave](server, count)
+
+        return await script(server, probe, leave_now)
+
+    return probe, await with_app(make_app(probe), driver, run, probe)
+
+
 # -- what the client sees --------------------------------------------------
 
 
@@ -206,14 +256,15 @@ async def hello(server):
 async def test_response_head(driver):
     probe = Probe()
     probe.go.set()
-    server = await start(make_app(probe), driver)
-    try:
-        async with http_client(server) as client:
-            async with client.stream('GET', '/events') as res:
-                head = (res.status_code, res.http_version, dict(res.headers))
-                await res.aread()
-    finally:
-        await server.stop()
+
+    async def head_of(res):
+        head = (res.status_code, res.http_version, dict(res.headers))
+        await res.aread()
+        return head
+
+    head = await with_app(
+        make_app(probe), driver, lambda server: stream_with(server, head_of)
+    )
     assert head == (
         200,
         'HTTP/1.1',
@@ -228,18 +279,16 @@ async def test_response_head(driver):
 @pytest.mark.parametrize('driver', DRIVERS)
 async def test_first_event_arrives_while_handler_sleeps(driver):
     state = {'done': False}
-    app = serverutil.index_app('hello')
 
-    @app.route('/events')
-    @with_sse
     async def events(req, sse):
         await sse.send('first')
         await asyncio.sleep(1.0)
         await sse.send('second')
         state['done'] = True
 
-    server = await start(app, driver)
-    try:
+    app = sse_app(events)
+
+    async def script(server):
         async with http_client(server) as client:
             start_time = time.monotonic()
             async with client.stream('GET', '/events') as res:
@@ -249,8 +298,11 @@ async def test_first_event_arrives_while_handler_sleeps(driver):
                 done_at_first = state['done']
                 rest = await parser.rest()
                 end_time = time.monotonic() - start_time
-    finally:
-        await server.stop()
+        return first, first_time, done_at_first, rest, end_time
+
+    first, first_time, done_at_first, rest, end_time = await with_app(
+        app, driver, script
+    )
     assert first == {'data': 'first'}
     assert not done_at_first
     assert first_time < 0.8, first_time
@@ -305,20 +357,20 @@ async def test_cr_lf_in_event_or_id_injects_nothing():
 
 async def test_keep_alive_comment_reaches_the_client():
     probe = Probe()
+
+    async def script(res):
+        parser = EventParser(res)
+        first = await parser.next()
+        comment = await parser.next()
+        probe.go.set()
+        return first, comment, await parser.rest()
+
     saved = SSE.keep_alive_interval
     SSE.keep_alive_interval = 0.2
     try:
-        server = await serverutil.start(make_app(probe))
-        try:
-            async with http_client(server) as client:
-                async with client.stream('GET', '/events') as res:
-                    parser = EventParser(res)
-                    first = await parser.next()
-                    comment = await parser.next()
-                    probe.go.set()
-                    rest = await parser.rest()
-        finally:
-            await server.stop()
+        first, comment, rest = await with_app(
+            make_app(probe), None, lambda server: stream_with(server, script)
+        )
     finally:
         SSE.keep_alive_interval = saved
     assert first == {'data': 'one'}
@@ -329,21 +381,16 @@ async def test_keep_alive_comment_reaches_the_client():
 @pytest.mark.parametrize('driver', DRIVERS)
 async def test_many_events_arrive_complete_and_in_order(driver):
     count = 2000
-    app = serverutil.index_app('hello')
 
-    @app.route('/events')
-    @with_sse
-    async def events(req, sse):
+    async def send_many(req, sse):
         for i in range(count):
             await sse.send('%d %s' % (i, 'x' * 500))
 
-    server = await start(app, driver)
-    try:
-        async with http_client(server) as client:
-            async with client.stream('GET', '/events') as res:
-                events = await EventParser(res).rest()
-    finally:
-        await server.stop()
+    app = sse_app(send_many)
+
+    events = await with_app(
+        app, driver, lambda server: stream_with(server, all_events)
+    )
     assert events == [{'data': '%d %s' % (i, 'x' * 500)} for i in range(count)]
 
 
@@ -377,18 +424,18 @@ async def test_concurrent_streams_are_independent():
 async def test_same_connection_serves_a_request_after_a_stream(driver, capsys):
     probe = Probe()
     probe.go.set()
-    server = await start(make_app(probe), driver)
-    try:
+
+    async def script(server):
         client = await serverutil.Client.open(server.port)
         try:
             await client.send(b'GET /events HTTP/1.1\r\nHost: x\r\n\r\n')
             stream = await client.read_response()
             await client.send(b'GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-            res = await client.read_response()
+            return stream, await client.read_response()
         finally:
             await client.close()
-    finally:
-        await server.stop()
+
+    stream, res = await with_app(make_app(probe), driver, script)
     assert stream.body == b'data: one\n\ndata: two\n\n'
     assert stream.complete
     assert res.status_line == b'HTTP/1.1 200 OK'
@@ -401,30 +448,27 @@ async def test_same_connection_serves_a_request_after_a_stream(driver, capsys):
 
 @pytest.mark.parametrize('driver', DRIVERS)
 async def test_exception_is_printed_and_stream_cut(driver, capsys):
-    app = serverutil.index_app('hello')
-
-    @app.route('/events')
-    @with_sse
     async def events(req, sse):
         await sse.send('one')
         raise RuntimeError('sse boom')
 
-    with LogRecords() as log:
-        server = await start(app, driver)
+    app = sse_app(events)
+
+    async def first_then_cut(res):
+        parser = EventParser(res)
+        first = await parser.next()
         try:
-            async with http_client(server) as client:
-                async with client.stream('GET', '/events') as res:
-                    parser = EventParser(res)
-                    first = await parser.next()
-                    try:
-                        await parser.next()
-                    except httpx.RemoteProtocolError:
-                        cut = True
-                    else:
-                        cut = False
-            status = await hello(server)
-        finally:
-            await server.stop()
+            await parser.next()
+        except httpx.RemoteProtocolError:
+            return first, True
+        return first, False
+
+    async def script(server):
+        first, cut = await stream_with(server, first_then_cut)
+        return first, cut, await hello(server)
+
+    with LogRecords() as log:
+        first, cut, status = await with_app(app, driver, script)
         gc.collect()
     err = capsys.readouterr().err
     assert first == {'data': 'one'}
@@ -442,19 +486,12 @@ async def test_exception_is_printed_and_stream_cut(driver, capsys):
 @pytest.mark.parametrize('driver', DRIVERS)
 @pytest.mark.parametrize('leave', sorted(LEAVERS))
 async def test_leaving_client_cancels_handler(driver, leave):
-    probe = Probe()
-    server = await start(make_app(probe), driver)
-    try:
-        await LEAVERS[leave](server)
-        cancelled = await serverutil.poll(
-            lambda: probe.cancelled == 1, SETTLE_TIMEOUT
-        )
-        finished = await serverutil.poll(
-            lambda: probe.finished == 1, SETTLE_TIMEOUT
-        )
-    finally:
-        probe.go.set()
-        await server.stop()
+    async def script(server, probe, leave_now):
+        await leave_now()
+        cancelled = await settle(lambda: probe.cancelled == 1)
+        return cancelled, await settle(lambda: probe.finished == 1)
+
+    _, (cancelled, finished) = await after_leaving(driver, leave, 1, script)
     assert cancelled, 'the handler was not cancelled'
     assert finished
 
@@ -463,37 +500,35 @@ async def test_leaving_client_cancels_handler(driver, leave):
 async def test_half_closing_client_cancels_handler(driver):
     # Documented: a client that half-closes loses streamed responses.
     probe = Probe()
-    server = await start(make_app(probe), driver)
-    try:
+
+    async def script(server):
         sock = await raw_first_event(server)
         try:
             sock.shutdown(socket.SHUT_WR)
-            cancelled = await serverutil.poll(
-                lambda: probe.cancelled == 1, SETTLE_TIMEOUT
-            )
+            return await settle(lambda: probe.cancelled == 1)
         finally:
             sock.close()
-    finally:
-        probe.go.set()
-        await server.stop()
+
+    cancelled = await with_app(make_app(probe), driver, script, probe)
     assert cancelled, 'the handler was not cancelled'
+
+
+def new_tasks(baseline):
+    return asyncio.all_tasks() - baseline
 
 
 @pytest.mark.parametrize('driver', DRIVERS)
 @pytest.mark.parametrize('leave', sorted(LEAVERS))
 async def test_leaving_clients_leave_no_task(driver, leave):
-    probe = Probe()
-    server = await start(make_app(probe), driver)
-    try:
+    async def script(server, probe, leave_now):
         baseline = set(asyncio.all_tasks())
-        await LEAVERS[leave](server, CLIENTS)
-        settled = await serverutil.poll(
-            lambda: not (asyncio.all_tasks() - baseline), SETTLE_TIMEOUT
-        )
-        left = asyncio.all_tasks() - baseline
-    finally:
-        probe.go.set()
-        await server.stop()
+        await leave_now()
+        settled = await settle(lambda: not new_tasks(baseline))
+        return settled, new_tasks(baseline)
+
+    probe, (settled, left) = await after_leaving(
+        driver, leave, CLIENTS, script
+    )
     assert settled, 'leaked tasks: %r' % describe(left)
     assert probe.started == CLIENTS
     assert probe.cancelled == CLIENTS
@@ -503,20 +538,18 @@ async def test_leaving_clients_leave_no_task(driver, leave):
 async def test_finished_streams_leave_no_task(driver):
     probe = Probe()
     probe.go.set()
-    server = await start(make_app(probe), driver)
-    try:
+
+    async def script(server):
         baseline = set(asyncio.all_tasks())
         async with http_client(server) as client:
             for _ in range(CLIENTS):
                 async with client.stream('GET', '/events') as res:
                     events = await EventParser(res).rest()
                     assert events == [{'data': 'one'}, {'data': 'two'}]
-        settled = await serverutil.poll(
-            lambda: not (asyncio.all_tasks() - baseline), SETTLE_TIMEOUT
-        )
-        left = asyncio.all_tasks() - baseline
-    finally:
-        await server.stop()
+        settled = await settle(lambda: not new_tasks(baseline))
+        return settled, new_tasks(baseline)
+
+    settled, left = await with_app(make_app(probe), driver, script)
     assert settled, 'leaked tasks: %r' % describe(left)
     assert probe.cancelled == 0
 
@@ -525,36 +558,28 @@ async def test_finished_streams_leave_no_task(driver):
 @pytest.mark.parametrize('driver', DRIVERS)
 @pytest.mark.parametrize('leave', sorted(LEAVERS))
 async def test_leaving_clients_release_file_descriptors(driver, leave):
-    probe = Probe()
-    server = await start(make_app(probe), driver)
-    try:
+    async def script(server, probe, leave_now):
         baseline = fd_count()
-        await LEAVERS[leave](server, CLIENTS)
-        released = await serverutil.poll(
-            lambda: fd_count() <= baseline, SETTLE_TIMEOUT
-        )
-        count = fd_count()
-    finally:
-        probe.go.set()
-        await server.stop()
+        await leave_now()
+        released = await settle(lambda: fd_count() <= baseline)
+        return released, fd_count(), baseline
+
+    _, (released, count, baseline) = await after_leaving(
+        driver, leave, CLIENTS, script
+    )
     assert released, 'open fds: %d, baseline %d' % (count, baseline)
 
 
 @pytest.mark.parametrize('driver', DRIVERS)
 @pytest.mark.parametrize('leave', sorted(LEAVERS))
 async def test_leaving_clients_print_nothing(driver, leave, capsys):
-    probe = Probe()
+    async def script(server, probe, leave_now):
+        await leave_now()
+        await settle(lambda: probe.finished == CLIENTS)
+        assert await hello(server) == (200, 'hello')
+
     with LogRecords() as log:
-        server = await start(make_app(probe), driver)
-        try:
-            await LEAVERS[leave](server, CLIENTS)
-            await serverutil.poll(
-                lambda: probe.finished == CLIENTS, SETTLE_TIMEOUT
-            )
-            assert await hello(server) == (200, 'hello')
-        finally:
-            probe.go.set()
-            await server.stop()
+        await after_leaving(driver, leave, CLIENTS, script)
         gc.collect()  # a lost task exception is logged when the task dies
     assert_nothing_printed(capsys, log)
 
@@ -562,20 +587,20 @@ async def test_leaving_clients_print_nothing(driver, leave, capsys):
 @pytest.mark.parametrize('driver', DRIVERS)
 @pytest.mark.parametrize('leave', sorted(LEAVERS))
 async def test_server_keeps_serving_after_clients_leave(driver, leave):
-    probe = Probe()
-    server = await start(make_app(probe), driver)
-    try:
-        await LEAVERS[leave](server, CLIENTS)
+    async def script(server, probe, leave_now):
+        async def first_then_rest(res):
+            parser = EventParser(res)
+            first = await parser.next()
+            probe.go.set()
+            return first, await parser.rest()
+
+        await leave_now()
         status = await hello(server)
-        async with http_client(server) as client:
-            async with client.stream('GET', '/events') as res:
-                parser = EventParser(res)
-                first = await parser.next()
-                probe.go.set()
-                rest = await parser.rest()
-    finally:
-        probe.go.set()
-        await server.stop()
+        return status, await stream_with(server, first_then_rest)
+
+    _, (status, (first, rest)) = await after_leaving(
+        driver, leave, CLIENTS, script
+    )
     assert status == (200, 'hello')
     assert first == {'data': 'one'}
     assert rest == [{'data': 'two'}]
