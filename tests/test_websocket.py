@@ -225,15 +225,38 @@ def set_nodelay(client):
 # ---------------------------------------------------------------------------
 
 
+def ws_app(handler):
+    """An app with the index route and ``handler`` as the WebSocket
+    handler on ``/ws``."""
+    app = serverutil.index_app('index')
+    app.route('/ws')(with_websocket(handler))
+    return app
+
+
+async def expect_index(server):
+    """Assert a plain request to ``/`` is still served."""
+    res = await server.request('GET', '/')
+    assert res.status_code == 200
+    assert res.body == b'index'
+
+
+async def close_normally(client):
+    """Send a 1000 close; expect the server's close and the connection
+    closed."""
+    await client.send(frame(CLOSE, close_payload(1000)))
+    await expect_close(client, 1000, reply=False)
+
+
+def never():
+    yield 'never'  # pragma: no cover
+
+
 def echo_app(state=None):
     """``/ws`` echoes every message; ``state['cancelled']`` is set when the
     handler sees CancelledError, ``state['ws']`` holds the WebSocket and
     ``state['error']`` an exception that ended it."""
     state = {} if state is None else state
-    app = serverutil.index_app('index')
 
-    @app.route('/ws')
-    @with_websocket
     async def echo(request, ws):
         state['ws'] = ws
         try:
@@ -247,22 +270,23 @@ def echo_app(state=None):
             state['error'] = exc
             raise
 
+    app = ws_app(echo)
+
     return app
 
 
 def polite_app(state):
     """The spec's pattern: the handler catches CancelledError, cleans up
     (``state['cleanup']``) and returns."""
-    app = serverutil.index_app('index')
 
-    @app.route('/ws')
-    @with_websocket
     async def polite(request, ws):
         try:
             while True:
                 await ws.send(await ws.receive())
         except asyncio.CancelledError:
             state['cleanup'] = True
+
+    app = ws_app(polite)
 
     return app
 
@@ -435,8 +459,7 @@ async def echo_sizes(opcode):
                 payload = bytes(reversed(payload))
             await client.send(frame(opcode, payload))
             await expect(client, server_frame(opcode, payload))
-        await client.send(frame(CLOSE, close_payload(1000)))
-        await expect_close(client, 1000, reply=False)
+        await close_normally(client)
 
     await with_limit(
         WebSocket, 'max_message_length', 100000, with_ws(echo_app(), script)
@@ -481,15 +504,14 @@ async def test_echo_non_ascii_text():
 
 async def test_receive_types():
     state = {}
-    app = serverutil.index_app('index')
 
-    @app.route('/ws')
-    @with_websocket
     async def types(request, ws):
         for _ in range(2):
             message = await ws.receive()
             state.setdefault('got', []).append(message)
             await ws.send(type(message).__name__)
+
+    app = ws_app(types)
 
     async def script(server, client):
         await client.send(frame(TEXT, 'abc'))
@@ -502,10 +524,6 @@ async def test_receive_types():
 
 
 async def test_send_types_and_opcode():
-    app = serverutil.index_app('index')
-
-    @app.route('/ws')
-    @with_websocket
     async def sender(request, ws):
         await ws.send('text')
         await ws.send(b'\x00\xff')
@@ -514,6 +532,8 @@ async def test_send_types_and_opcode():
         await ws.send(b'abc', TEXT)
         await ws.send('xyz', opcode=BINARY)
         await ws.receive()
+
+    app = ws_app(sender)
 
     async def script(server, client):
         await expect(client, b'\x81\x04text')
@@ -613,14 +633,13 @@ async def test_ping_pong_same_payload():
 
 async def test_ping_answered_while_handler_sleeps():
     state = {'release': asyncio.Event()}
-    app = serverutil.index_app('index')
 
-    @app.route('/ws')
-    @with_websocket
     async def sleeper(request, ws):
         await state['release'].wait()  # not in receive()
         await ws.send('awake')
         await ws.receive()
+
+    app = ws_app(sleeper)
 
     async def script(server, client):
         await client.send(frame(PING, b'are you there'))
@@ -912,10 +931,7 @@ async def test_client_eof_cancels_handler_in_receive():
 
 async def test_client_eof_cancels_sleeping_handler():
     state = {}
-    app = serverutil.index_app('index')
 
-    @app.route('/ws')
-    @with_websocket
     async def sleeper(request, ws):
         try:
             await ws.send('sleeping')
@@ -924,6 +940,8 @@ async def test_client_eof_cancels_sleeping_handler():
         except asyncio.CancelledError:
             state['cancelled'] = True
             raise
+
+    app = ws_app(sleeper)
 
     async def script(server, client):
         await expect(client, server_frame(TEXT, 'sleeping'))
@@ -992,13 +1010,11 @@ async def test_no_task_left_after_disconnect():
 
 
 async def test_handler_return_closes_with_1000():
-    app = serverutil.index_app('index')
-
-    @app.route('/ws')
-    @with_websocket
     async def once(request, ws):
         message = await ws.receive()
         await ws.send('bye ' + message)
+
+    app = ws_app(once)
 
     async def script(server, client):
         await client.send(frame(TEXT, 'x'))
@@ -1010,12 +1026,10 @@ async def test_handler_return_closes_with_1000():
 
 async def test_handler_return_closes_even_without_client_close():
     # The client never answers the close: the server closes by itself.
-    app = serverutil.index_app('index')
-
-    @app.route('/ws')
-    @with_websocket
     async def once(request, ws):
         await ws.send('bye')
+
+    app = ws_app(once)
 
     async def script(server, client):
         await expect(client, server_frame(TEXT, 'bye'))
@@ -1025,13 +1039,11 @@ async def test_handler_return_closes_even_without_client_close():
 
 
 async def test_handler_exception_closes_connection():
-    app = serverutil.index_app('index')
-
-    @app.route('/ws')
-    @with_websocket
     async def broken(request, ws):
         await ws.send('before')
         raise ValueError('handler failure (expected by the test)')
+
+    app = ws_app(broken)
 
     async def script(server, client):
         await expect(client, server_frame(TEXT, 'before'))
@@ -1044,10 +1056,7 @@ async def test_handler_exception_closes_connection():
 
 async def test_close_sends_once_then_send_and_receive_raise():
     state = {}
-    app = serverutil.index_app('index')
 
-    @app.route('/ws')
-    @with_websocket
     async def closer(request, ws):
         await ws.close()
         await ws.close()  # no second close frame
@@ -1065,6 +1074,8 @@ async def test_close_sends_once_then_send_and_receive_raise():
                 state[name] = 'no error'
         state['done'] = True
 
+    app = ws_app(closer)
+
     async def script(server, client):
         await expect(client, close_frame(1000))
         await client.try_send(frame(CLOSE, close_payload(1000)))
@@ -1076,19 +1087,26 @@ async def test_close_sends_once_then_send_and_receive_raise():
     await with_ws(app, script)
 
 
+async def expect_raises_after_close(state, call, name):
+    """Wait for the handler's cancel, then assert ``call()`` (the
+    method ``name`` of the closed WebSocket) raises WebSocketError."""
+    assert await wait_flag(state, 'cancelled')
+    try:
+        await asyncio.wait_for(call(), IO_TIMEOUT)
+    except WebSocketError:
+        pass
+    else:
+        assert False, name + '() after close did not raise'
+
+
 async def test_send_after_client_disconnect_raises():
     state = {}
 
     async def script(server, client):
-        await client.send(frame(CLOSE, close_payload(1000)))
-        await expect_close(client, 1000, reply=False)
-        assert await wait_flag(state, 'cancelled')
-        try:
-            await asyncio.wait_for(state['ws'].send('late'), IO_TIMEOUT)
-        except WebSocketError:
-            pass
-        else:
-            assert False, 'send() after close did not raise'
+        await close_normally(client)
+        await expect_raises_after_close(
+            state, lambda: state['ws'].send('late'), 'send'
+        )
 
     await with_ws(echo_app(state), script)
 
@@ -1098,13 +1116,9 @@ async def test_receive_after_client_disconnect_raises():
 
     async def script(server, client):
         await client.close()
-        assert await wait_flag(state, 'cancelled')
-        try:
-            await asyncio.wait_for(state['ws'].receive(), IO_TIMEOUT)
-        except WebSocketError:
-            pass
-        else:
-            assert False, 'receive() after close did not raise'
+        await expect_raises_after_close(
+            state, lambda: state['ws'].receive(), 'receive'
+        )
 
     await with_ws(echo_app(state), script)
 
@@ -1118,10 +1132,7 @@ async def test_send_from_other_task_while_in_receive():
     count = 20
     size = 20000
     state = {}
-    app = serverutil.index_app('index')
 
-    @app.route('/ws')
-    @with_websocket
     async def busy(request, ws):
         async def pusher():
             for i in range(count):
@@ -1138,6 +1149,8 @@ async def test_send_from_other_task_while_in_receive():
             task.cancel()
             state['finished'] = True
 
+    app = ws_app(busy)
+
     async def script(server, client):
         for i in range(count):
             await client.send(frame(TEXT, 'm%02d' % i))
@@ -1152,8 +1165,7 @@ async def test_send_from_other_task_while_in_receive():
                 texts.append(payload)
         assert binaries == [bytes((i,)) * size for i in range(count)]
         assert texts == [('m%02d' % i).encode() * 500 for i in range(count)]
-        await client.send(frame(CLOSE, close_payload(1000)))
-        await expect_close(client, 1000, reply=False)
+        await close_normally(client)
         assert await wait_flag(state, 'finished')
 
     await with_ws(app, script)
@@ -1166,12 +1178,9 @@ async def test_handler_swallowing_cancel_on_server():
     async def script(server, client):
         await client.send(frame(TEXT, 'x'))
         await expect(client, server_frame(TEXT, 'x'))
-        await client.send(frame(CLOSE, close_payload(1000)))
-        await expect_close(client, 1000, reply=False)
+        await close_normally(client)
         assert await wait_flag(state, 'cleanup')
-        res = await server.request('GET', '/')
-        assert res.status_code == 200
-        assert res.body == b'index'
+        await expect_index(server)
 
     await with_ws(app, script)
 
@@ -1180,9 +1189,7 @@ async def test_other_connections_served_during_session():
     async def script(server, client):
         await client.send(frame(TEXT, 'open'))
         await expect(client, server_frame(TEXT, 'open'))
-        res = await server.request('GET', '/')
-        assert res.status_code == 200
-        assert res.body == b'index'
+        await expect_index(server)
         await client.send(frame(TEXT, 'still'))
         await expect(client, server_frame(TEXT, 'still'))
 
@@ -1225,9 +1232,7 @@ async def test_server_serves_after_sessions_end():
             await client.close()
         client = await open_ws(server)  # dropped
         await client.close()
-        res = await server.request('GET', '/')
-        assert res.status_code == 200
-        assert res.body == b'index'
+        await expect_index(server)
         client = await open_ws(server)  # and WebSocket still works
         try:
             await client.send(frame(TEXT, 'again'))
@@ -1411,12 +1416,16 @@ async def test_test_client_large_message():
     assert replies == [b'\x07' * 70000]
 
 
-async def test_test_client_rejected_returns_response():
-    def gen():
-        yield 'never'  # pragma: no cover
-
-    res = await run_client(TestClient(client_app({})), '/private', gen)
+async def rejected(path, headers=None):
+    """Open ``path`` with the test client where no WebSocket session may
+    start; assert a TestResponse comes back and return it."""
+    res = await run_client(TestClient(client_app({})), path, never, headers)
     assert isinstance(res, TestResponse)
+    return res
+
+
+async def test_test_client_rejected_returns_response():
+    res = await rejected('/private')
     assert res.status_code == 401
     assert res.body == b'Unauthorized'
 
@@ -1501,22 +1510,13 @@ async def test_test_client_swallowed_cancel_not_left_on_caller_task():
 
 
 async def test_test_client_bad_version_returns_426():
-    def gen():
-        yield 'never'  # pragma: no cover
-
-    headers = {'Sec-WebSocket-Version': '8'}
-    res = await run_client(TestClient(client_app({})), '/echo', gen, headers)
-    assert isinstance(res, TestResponse)
+    res = await rejected('/echo', {'Sec-WebSocket-Version': '8'})
     assert res.status_code == 426
     assert res.headers['Sec-WebSocket-Version'] == '13'
 
 
 async def test_test_client_not_found_returns_response():
-    def gen():
-        yield 'never'  # pragma: no cover
-
-    res = await run_client(TestClient(client_app({})), '/nowhere', gen)
-    assert isinstance(res, TestResponse)
+    res = await rejected('/nowhere')
     assert res.status_code == 404
 
 

@@ -95,136 +95,140 @@ def limit():
     WebSocket.max_message_length = saved
 
 
-@pytest.mark.parametrize('driver', DRIVERS)
-async def test_echo_text_and_binary(driver):
+async def run(driver, script):
+    """Serve the app with ``driver`` and ``await script(server, state)``;
+    the server is stopped afterwards."""
     state = {}
     server = await serve(driver, state)
     try:
-        async with client(server, '/echo') as ws:
-            for message in ['hello', '', 'h\xe9llo \u20ac', b'\x00\xff', b'']:
-                await bounded(ws.send(message))
-                assert await bounded(ws.recv()) == message
+        return await script(server, state)
     finally:
         await server.stop()
+
+
+async def exchange(ws, message, reply):
+    """Send ``message`` and assert the next message received is ``reply``."""
+    await bounded(ws.send(message))
+    assert await bounded(ws.recv()) == reply
+
+
+async def echo(ws, message):
+    """Send ``message`` and assert it comes back unchanged."""
+    await exchange(ws, message, message)
+
+
+async def expect_closed(ws, error, code):
+    """Assert the next recv() raises ``error`` with the server's ``code``."""
+    with pytest.raises(error):
+        await bounded(ws.recv())
+    assert ws.close_exc.rcvd.code == code
+
+
+async def expect_cancelled(state, count):
+    """Assert ``count`` echo handlers were cancelled and none is open."""
+    await serverutil.poll(lambda: state.get('cancelled') == count, 5)
+    assert state['cancelled'] == count
+    assert state['open'] == 0
+
+
+@pytest.mark.parametrize('driver', DRIVERS)
+async def test_echo_text_and_binary(driver):
+    async def script(server, state):
+        async with client(server, '/echo') as ws:
+            for message in ['hello', '', 'h\xe9llo \u20ac', b'\x00\xff', b'']:
+                await echo(ws, message)
+
+    await run(driver, script)
 
 
 @pytest.mark.parametrize('driver', DRIVERS)
 async def test_large_binary(driver, limit):
     WebSocket.max_message_length = 3 * 1024 * 1024
     data = bytes(range(256)) * (2 * 1024 * 1024 // 256)
-    state = {}
-    server = await serve(driver, state)
-    try:
+
+    async def script(server, state):
         async with client(server, '/echo', max_size=None) as ws:
-            await bounded(ws.send(data))
-            assert await bounded(ws.recv()) == data
-    finally:
-        await server.stop()
+            await echo(ws, data)
+
+    await run(driver, script)
 
 
 @pytest.mark.parametrize('driver', DRIVERS)
 async def test_fragmented_message(driver):
-    state = {}
-    server = await serve(driver, state)
-    try:
+    async def script(server, state):
         async with client(server, '/echo') as ws:
-            await bounded(ws.send(['frag1 ', 'frag2 ', 'fr\xe4g3']))
-            assert await bounded(ws.recv()) == 'frag1 frag2 fr\xe4g3'
-            await bounded(ws.send([b'\x01', b'\x02\x03']))
-            assert await bounded(ws.recv()) == b'\x01\x02\x03'
-    finally:
-        await server.stop()
+            fragments = ['frag1 ', 'frag2 ', 'fr\xe4g3']
+            await exchange(ws, fragments, 'frag1 frag2 fr\xe4g3')
+            await exchange(ws, [b'\x01', b'\x02\x03'], b'\x01\x02\x03')
+
+    await run(driver, script)
 
 
 @pytest.mark.parametrize('driver', DRIVERS)
 async def test_ping_pong(driver):
-    state = {}
-    server = await serve(driver, state)
-    try:
+    async def script(server, state):
         async with client(server, '/echo', ping_interval=None) as ws:
             for payload in (b'payload', b'', b'x' * 125):
                 pong = await ws.ping(payload)
                 latency = await bounded(pong)
                 assert latency >= 0
-            await bounded(ws.send('after pings'))
-            assert await bounded(ws.recv()) == 'after pings'
-    finally:
-        await server.stop()
+            await echo(ws, 'after pings')
+
+    await run(driver, script)
 
 
 @pytest.mark.parametrize('driver', DRIVERS)
 @pytest.mark.parametrize('code', [1000, 1001, 3000, 4000, 4999])
 async def test_client_close_code_echoed(driver, code):
-    state = {}
-    server = await serve(driver, state)
-    try:
+    async def script(server, state):
         ws = await bounded(client(server, '/echo'))
-        await bounded(ws.send('x'))
-        assert await bounded(ws.recv()) == 'x'
+        await echo(ws, 'x')
         await bounded(ws.close(code, 'client reason'))
         assert ws.close_exc.rcvd is not None
         assert ws.close_exc.rcvd.code == code
         assert ws.close_exc.rcvd.reason == ''
-        await serverutil.poll(lambda: state.get('cancelled') == 1, 5)
-        assert state['cancelled'] == 1
-        assert state['open'] == 0
-    finally:
-        await server.stop()
+        await expect_cancelled(state, 1)
+
+    await run(driver, script)
 
 
 @pytest.mark.parametrize('driver', DRIVERS)
 async def test_handler_return_closes_1000(driver):
-    state = {}
-    server = await serve(driver, state)
-    try:
+    async def script(server, state):
         async with client(server, '/once') as ws:
-            await bounded(ws.send('now'))
-            assert await bounded(ws.recv()) == 'bye now'
-            with pytest.raises(ConnectionClosedOK):
-                await bounded(ws.recv())
-            assert ws.close_exc.rcvd.code == 1000
-    finally:
-        await server.stop()
+            await exchange(ws, 'now', 'bye now')
+            await expect_closed(ws, ConnectionClosedOK, 1000)
+
+    await run(driver, script)
 
 
 @pytest.mark.parametrize('driver', DRIVERS)
 async def test_server_close_1000(driver):
-    state = {}
-    server = await serve(driver, state)
-    try:
+    async def script(server, state):
         async with client(server, '/closer') as ws:
             assert await bounded(ws.recv()) == 'closing'
-            with pytest.raises(ConnectionClosedOK):
-                await bounded(ws.recv())
-            assert ws.close_exc.rcvd.code == 1000
+            await expect_closed(ws, ConnectionClosedOK, 1000)
             assert ws.close_exc.sent.code == 1000
         await serverutil.poll(lambda: 'closed' in state, 5)
         assert state['closed'] is True
-    finally:
-        await server.stop()
+
+    await run(driver, script)
 
 
 @pytest.mark.parametrize('driver', DRIVERS)
 async def test_message_too_big_1009(driver):
-    state = {}
-    server = await serve(driver, state)
-    try:
+    async def script(server, state):
         async with client(server, '/echo') as ws:
-            await bounded(ws.send(b'a' * (16 * 1024)))
-            assert await bounded(ws.recv()) == b'a' * (16 * 1024)
+            await echo(ws, b'a' * (16 * 1024))
             await bounded(ws.send(b'a' * (16 * 1024 + 1)))
-            with pytest.raises(ConnectionClosedError):
-                await bounded(ws.recv())
-            assert ws.close_exc.rcvd.code == 1009
-    finally:
-        await server.stop()
+            await expect_closed(ws, ConnectionClosedError, 1009)
+
+    await run(driver, script)
 
 
 @pytest.mark.parametrize('driver', DRIVERS)
 async def test_upgrade_in_route(driver):
-    state = {}
-    server = await serve(driver, state)
-    try:
+    async def script(server, state):
         with pytest.raises(InvalidStatus) as info:
             await bounded(client(server, '/private'))
         assert info.value.response.status_code == 401
@@ -234,58 +238,46 @@ async def test_upgrade_in_route(driver):
             server, '/private', additional_headers=headers
         ) as ws:
             assert await bounded(ws.recv()) == 'welcome'
-            await bounded(ws.send('me'))
-            assert await bounded(ws.recv()) == 'echo me'
-            with pytest.raises(ConnectionClosedOK):
-                await bounded(ws.recv())
-            assert ws.close_exc.rcvd.code == 1000
-    finally:
-        await server.stop()
+            await exchange(ws, 'me', 'echo me')
+            await expect_closed(ws, ConnectionClosedOK, 1000)
+
+    await run(driver, script)
 
 
 @pytest.mark.parametrize('driver', DRIVERS)
 async def test_many_concurrent_clients(driver):
     clients = 50
     messages = 20
-    state = {}
-    server = await serve(driver, state)
 
-    async def talk(n):
-        async with client(server, '/echo') as ws:
-            for i in range(messages):
-                text = 'client %d message %d' % (n, i)
-                await ws.send(text)
-                assert await ws.recv() == text
-                await ws.send(text.encode() * 100)
-                assert await ws.recv() == text.encode() * 100
-        return n
+    async def script(server, state):
+        async def talk(n):
+            async with client(server, '/echo') as ws:
+                for i in range(messages):
+                    text = 'client %d message %d' % (n, i)
+                    await ws.send(text)
+                    assert await ws.recv() == text
+                    await ws.send(text.encode() * 100)
+                    assert await ws.recv() == text.encode() * 100
+            return n
 
-    try:
         done = await asyncio.wait_for(
             asyncio.gather(*[talk(n) for n in range(clients)]), 30
         )
         assert done == list(range(clients))
-        await serverutil.poll(lambda: state.get('cancelled') == clients, 5)
-        assert state['cancelled'] == clients
-        assert state['open'] == 0
+        await expect_cancelled(state, clients)
         res = await server.request('GET', '/')
         assert res.status_code == 200
         assert res.body == b'index'
-    finally:
-        await server.stop()
+
+    await run(driver, script)
 
 
 @pytest.mark.parametrize('driver', DRIVERS)
 async def test_client_vanishes_cancels_handler(driver):
-    state = {}
-    server = await serve(driver, state)
-    try:
+    async def script(server, state):
         ws = await bounded(client(server, '/echo'))
-        await bounded(ws.send('x'))
-        assert await bounded(ws.recv()) == 'x'
+        await echo(ws, 'x')
         ws.transport.abort()  # no close frame, a reset
-        await serverutil.poll(lambda: state.get('cancelled') == 1, 5)
-        assert state['cancelled'] == 1
-        assert state['open'] == 0
-    finally:
-        await server.stop()
+        await expect_cancelled(state, 1)
+
+    await run(driver, script)
