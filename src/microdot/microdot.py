@@ -2485,14 +2485,9 @@ class Microdot:
         if req is None:
             return None, None
         conn = req.sock[1]
-        conn.in_handler = True
-        try:
-            res = await self.dispatch_request(req)
-        finally:
-            conn.in_handler = False
+        res = await conn.dispatch(req)
         if conn.taken:  # the handler is done with the connection
             conn.finished = True
-            return req, Response.already_handled
         return req, res
 
     async def _bad_request(
@@ -2942,15 +2937,11 @@ class _Connection:
             return False
         if req is None:
             return False
-        self.in_handler = True
-        try:
-            res = await self.app.dispatch_request(req)
-        finally:
-            self.in_handler = False
+        res = await self.dispatch(req)
         stopping = self.app._stopping
         if stopping is not None and stopping.is_set():
             self.closing = True  # shutdown() was called by this request
-        if res is Response.already_handled or self.taken:
+        if res is Response.already_handled:
             return False  # the handler took the socket: it is done with it
         reader = req._stream
         unread = isinstance(reader, _BodyReader) and not reader.done
@@ -2972,6 +2963,17 @@ class _Connection:
             if keep_alive:
                 keep_alive = await self._discard(reader)
         return keep_alive
+
+    async def dispatch(self, req: Request) -> Response:
+        """Dispatch a request read from this connection. A handler that
+        writes to the connection itself (``taken``) owns it: its response
+        is ``Response.already_handled``, whatever it returned."""
+        self.in_handler = True
+        try:
+            res = await self.app.dispatch_request(req)
+        finally:
+            self.in_handler = False
+        return Response.already_handled if self.taken else res
 
     async def _write_streamed(self, res: Response, version: str,
                               keep_alive: bool) -> bool:  # fmt: skip
@@ -3004,9 +3006,7 @@ class _Connection:
         try:
             while len(self.buf) < 65536:  # then stop reading: back-pressure
                 await self.fill()
-        except EOFError:
-            self.abort()
-        except OSError:  # a reset
+        except (EOFError, OSError):  # the end of the input, or a reset
             self.abort()
 
     async def _discard(self, reader: _BodyReader) -> bool:
