@@ -164,6 +164,7 @@ def _run_module(name, path, only, results, skip_class):
     if _is_cpython_only(text):
         results.reports.append('SKIP ' + name + ': ' + CPYTHON_MARKER)
         return
+    loaded = set(sys.modules)
     try:
         module = __import__(name)
     except skip_class as exc:
@@ -180,7 +181,12 @@ def _run_module(name, path, only, results, skip_class):
         if only is None or test_name in only:
             function = getattr(module, test_name)
             _run_test(name + '.' + test_name, function, results, skip_class)
-    del sys.modules[name]
+    # MPY: the 2 MB heap holds every module imported so far; drop those
+    # this test module brought in (extensions, helpers) so that the later
+    # modules find the room that they would have when run alone.
+    for module_name in list(sys.modules):
+        if module_name not in loaded:
+            del sys.modules[module_name]
 
 
 def run_all(tests_dir, selected, results):

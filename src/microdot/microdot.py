@@ -503,6 +503,8 @@ class HTTPException(Exception):
         self.status_code = status_code
         self.reason = reason or reason_phrase(status_code)
         self.headers = None  # type: Optional[dict]
+        #: The request being read when the server raised it, if any.
+        self.request = None  # type: Any
         super().__init__(status_code, self.reason)
 
     def __repr__(self):
@@ -1531,7 +1533,9 @@ class Response:
         if isinstance(self.body, (bytes, bytearray)) and not no_body:
             if 'Content-Length' not in self.headers:
                 self.headers['Content-Length'] = str(len(self.body))
-        if 'Content-Type' not in self.headers:
+        if 'Content-Type' not in self.headers and not (
+            no_body and not self.body
+        ):  # a 204 or 304 has no content to describe
             content_type = self.default_content_type
             if content_type.startswith('text/') and 'charset' not in (
                 content_type
@@ -2493,8 +2497,10 @@ class Microdot:
     async def _bad_request(
         self, client_addr: 'Any', sock: 'Any', exc: HTTPException
     ) -> 'Tuple[Request, Response]':
-        req = Request(self, client_addr, '', '/', '1.1', NoCaseDict(),
-                      sock=sock)  # fmt: skip
+        req = exc.request
+        if req is None:  # the head could not be parsed
+            req = Request(self, client_addr, '', '/', '1.1', NoCaseDict(),
+                          sock=sock)  # fmt: skip
         return req, await self._error_response(req, exc)
 
     async def handle_request(self, reader: 'Any', writer: 'Any') -> None:
@@ -2767,15 +2773,23 @@ class _Connection:
                       sock=(self, self))  # fmt: skip
         req.scheme = self.scheme
         self.keep_alive = wants_keep_alive(version, fields)
-        if self.serving:
-            check_host(version, fields)
-        continues = self.serving and self._expects_continue(version, fields)
-        if length > Request.max_content_length:  # refused before a 100
-            raise HTTPException(413)
-        if continues and length:
-            self.write(_CONTINUE)
-        if length:
-            await self._read_body(req, length)
+        try:
+            if self.serving:
+                check_host(version, fields)
+            continues = self.serving and self._expects_continue(
+                version, fields
+            )
+            if length > Request.max_content_length:  # refused before a 100
+                raise HTTPException(413)
+            if continues and length:
+                self.write(_CONTINUE)
+            if length:
+                await self._read_body(req, length)
+        except HTTPException as exc:
+            # the error handlers (and extensions such as CORS) see the
+            # method, URL and headers of the request they answer
+            exc.request = req
+            raise
         return req
 
     @staticmethod
