@@ -130,6 +130,17 @@ def test_missing_template(folder):
     with pytest.raises(jinja2.TemplateNotFound) as info:
         Template('nope.html')
     assert info.value.name == 'nope.html'
+    assert str(info.value) == (
+        "Template 'nope.html' not found in folder '%s'" % folder
+    )
+
+
+def test_missing_include_names_the_included_template(folder):
+    (folder / 'outer.html').write_text('{% include "gone.html" %}')
+    Template.initialize(str(folder))
+    with pytest.raises(jinja2.TemplateNotFound) as info:
+        Template('outer.html').render()
+    assert info.value.name == 'gone.html'
 
 
 def test_import_on_micropython_is_an_import_error(monkeypatch):

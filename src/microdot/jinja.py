@@ -15,7 +15,7 @@ if sys.implementation.name == 'micropython':
 
 from typing import Any, AsyncIterator, Iterator  # noqa: E402
 
-from jinja2 import Environment, FileSystemLoader  # noqa: E402
+from jinja2 import Environment, FileSystemLoader, TemplateNotFound  # noqa: E402
 
 
 class Template:
@@ -57,7 +57,17 @@ class Template:
             self.initialize()
         #: The name of the template
         self.name = template
-        self.template = self.jinja_env.get_template(template)
+        try:
+            self.template = self.jinja_env.get_template(template)
+        except TemplateNotFound as exc:
+            if exc.name != template:  # a template it includes is missing
+                raise
+            folders = getattr(self.jinja_env.loader, 'searchpath', [])
+            raise TemplateNotFound(
+                template,
+                "Template '%s' not found in folder '%s'"
+                % (template, "', '".join(folders)),
+            ) from None
 
     def generate(self, *args: 'Any', **kwargs: 'Any') -> 'Iterator[str]':
         """Return a generator that renders the template in chunks, with the
