@@ -2501,7 +2501,10 @@ class Microdot:
         if req is None:  # the head could not be parsed
             req = Request(self, client_addr, '', '/', '1.1', NoCaseDict(),
                           sock=sock)  # fmt: skip
-        return req, await self._error_response(req, exc)
+        res = await self._error_response(req, exc)
+        if req.method == 'HEAD':
+            res.is_head = True
+        return req, res
 
     async def handle_request(self, reader: 'Any', writer: 'Any') -> None:
         """Serve one client connection given as asyncio streams: requests
