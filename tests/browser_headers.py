@@ -297,9 +297,31 @@ def no_fetch_metadata(headers):
     )
 
 
+class Calls:
+    """Records the names of the routes that ran."""
+
+    def __init__(self):
+        self.names = []
+
+
 def headers_of(res):
     """The response headers as a dict with lower-case names (no order)."""
     return {name.lower(): res.headers[name] for name in res.headers}
+
+
+def body_headers(body, content_type=TEXT_PLAIN):
+    """The Content-Type and Content-Length (lower-case names) of a response
+    with ``body``."""
+    return {'content-type': content_type, 'content-length': str(len(body))}
+
+
+def assert_response(res, status, body, *headers, note=None):
+    """``res``, a test client response, has ``status``, ``body`` and
+    exactly the headers of the dicts ``headers`` (lower-case names);
+    ``note`` goes into the failure messages."""
+    assert res.status_code == status, (res.status_code, res.body, note)
+    assert res.body == body, (res.body, note)
+    assert headers_of(res) == merged(*headers), (headers_of(res), note)
 
 
 def cors_headers(origin, credentials=False):
@@ -353,3 +375,26 @@ def header_lines(res):
     """The header lines of a raw response, sorted, with repeated names
     kept."""
     return sorted(res.header_lines)
+
+
+def closing_lines(body, content_type=TEXT_PLAIN):
+    """The header lines of the server's response with ``body`` to a request
+    with ``Connection: close``, besides those the app adds."""
+    return [
+        ('connection', 'close'),
+        ('content-length', str(len(body))),
+        ('content-type', content_type),
+    ]
+
+
+def cors_lines(origin, credentials=False):
+    """The header lines of ``cors_headers(origin, credentials)``."""
+    return list(cors_headers(origin, credentials).items())
+
+
+def assert_served(res, status_line, body, *lines):
+    """``res``, from a real server, has ``status_line``, ``body`` and
+    exactly the header lines of the lists ``lines``, in any order."""
+    assert res.status_line == status_line, res.raw
+    assert res.body == body, res.raw
+    assert header_lines(res) == sorted(sum(lines, [])), res.raw

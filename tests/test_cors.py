@@ -19,9 +19,13 @@ from browser_headers import (
     HTTPX_POST,
     PAGE_ORIGIN,
     REQUESTS_POST,
-    TEXT_PLAIN,
+    Calls,
+    assert_response,
+    assert_served,
+    body_headers,
+    closing_lines,
     cors_headers,
-    header_lines,
+    cors_lines,
     headers_of,
     merged,
     request_bytes,
@@ -35,8 +39,8 @@ from microdot.cors import CORS
 from microdot.test_client import TestClient
 
 JSON_BODY = b'{"ok":true}'
-JSON_HEADERS = {'content-type': 'application/json', 'content-length': '11'}
-NOT_FOUND_HEADERS = {'content-type': TEXT_PLAIN, 'content-length': '9'}
+JSON_HEADERS = body_headers(JSON_BODY, 'application/json')
+NOT_FOUND_HEADERS = body_headers(b'Not Found')
 # the answer to CHROMIUM_PREFLIGHT without lists of allowed methods and
 # headers: what it asks for is echoed
 ECHOED = {
@@ -44,16 +48,10 @@ ECHOED = {
     'access-control-allow-headers': 'content-type,x-token',
 }
 PAGE_CORS = cors_headers(PAGE_ORIGIN)
+ALLOW = {'allow': 'GET, POST, HEAD, OPTIONS'}  # of /api
 
 
 # -- helpers ------------------------------------------------------------------
-
-
-class Calls:
-    """Counts the calls of the routes of an app."""
-
-    def __init__(self):
-        self.names = []
 
 
 def api_app(calls=None, options_route=False, **cors_options):
@@ -108,6 +106,12 @@ async def preflight(app, headers=CHROMIUM_PREFLIGHT, path='/api'):
     return await send(app, 'OPTIONS', path, headers)
 
 
+async def from_the_page(method, path, headers=CHROMIUM_CROSS_SITE_FETCH):
+    """``method path`` with ``headers`` (the page's) on an ``api_app``
+    allowing the page's origin."""
+    return await send(api_app(**allowed()), method, path, headers)
+
+
 def allowed(**options):
     """CORS options allowing the page's origin."""
     options.setdefault('allowed_origins', [PAGE_ORIGIN])
@@ -117,25 +121,25 @@ def allowed(**options):
 def assert_json_answer(res, *extra):
     """``res`` is the 200 ``{"ok":true}`` of ``/api`` with the headers of
     the dicts ``extra`` besides Content-Type and Content-Length."""
-    assert res.status_code == 200
-    assert res.body == JSON_BODY
-    assert headers_of(res) == merged(JSON_HEADERS, *extra)
+    assert_response(res, 200, JSON_BODY, JSON_HEADERS, *extra)
 
 
 def assert_not_found(res, *extra):
     """``res`` is a 404 with the headers of the dicts ``extra`` besides
     Content-Type and Content-Length."""
-    assert res.status_code == 404
-    assert res.body == b'Not Found'
-    assert headers_of(res) == merged(NOT_FOUND_HEADERS, *extra)
+    assert_response(res, 404, b'Not Found', NOT_FOUND_HEADERS, *extra)
 
 
 def assert_preflight_answer(res, *extra):
     """``res`` is the extension's 204 to a preflight, without a body or a
     Content-Type, with the headers of the dicts ``extra``."""
-    assert res.status_code == 204
-    assert res.body == b''
-    assert headers_of(res) == merged(*extra)
+    assert_response(res, 204, b'', *extra)
+
+
+def assert_text_answer(res, status, body, *extra):
+    """``res`` is a ``status`` with the text ``body`` and the headers of
+    the dicts ``extra`` besides Content-Type and Content-Length."""
+    assert_response(res, status, body, body_headers(body), *extra)
 
 
 # -- actual requests ----------------------------------------------------------
@@ -177,33 +181,25 @@ async def test_same_origin_fetch_of_unlisted_origin_still_served():
 
 
 async def test_vary_is_merged_with_the_response_vary():
-    res = await send(
-        api_app(**allowed()), 'GET', '/vary', CHROMIUM_CROSS_SITE_FETCH
+    res = await from_the_page('GET', '/vary')
+    assert_text_answer(
+        res,
+        200,
+        b'varies',
+        {
+            'access-control-allow-origin': PAGE_ORIGIN,
+            'vary': 'Accept-Encoding, Origin',  # merged, not replaced
+        },
     )
-    assert res.status_code == 200
-    assert res.body == b'varies'
-    assert headers_of(res) == {
-        'content-type': TEXT_PLAIN,
-        'content-length': '6',
-        'access-control-allow-origin': PAGE_ORIGIN,
-        'vary': 'Accept-Encoding, Origin',  # merged, not replaced
-    }
 
 
 async def test_vary_listing_origin_is_kept():
-    res = await send(
-        api_app(**allowed()),
-        'GET',
-        '/vary?v=Accept-Encoding,%20origin',
-        CHROMIUM_CROSS_SITE_FETCH,
-    )
+    res = await from_the_page('GET', '/vary?v=Accept-Encoding,%20origin')
     assert res.headers['Vary'] == 'Accept-Encoding, origin'
 
 
 async def test_vary_star_is_kept():
-    res = await send(
-        api_app(**allowed()), 'GET', '/vary?v=*', CHROMIUM_CROSS_SITE_FETCH
-    )
+    res = await from_the_page('GET', '/vary?v=*')
     assert res.headers['Vary'] == '*'
     assert res.headers['Access-Control-Allow-Origin'] == PAGE_ORIGIN
 
@@ -251,8 +247,7 @@ async def test_requests_without_origin_get_no_headers():
 
 
 async def test_typed_url_navigation_gets_no_headers():
-    res = await send(api_app(**allowed()), 'GET', '/api', CHROMIUM_TYPED_URL)
-    assert_json_answer(res)
+    assert_json_answer(await from_the_page('GET', '/api', CHROMIUM_TYPED_URL))
 
 
 async def test_origins_are_compared_exactly():
@@ -317,14 +312,11 @@ async def test_cookies_of_the_route_are_kept():
     CORS(app, allowed_origins=[PAGE_ORIGIN], allow_credentials=True)
     res = await fetch(app, path='/login')
     assert res.status_code == 200
-    assert headers_of(res) == {
-        'content-type': TEXT_PLAIN,
-        'content-length': '2',
-        'set-cookie': ['session=abc; HttpOnly'],
-        'access-control-allow-origin': PAGE_ORIGIN,
-        'access-control-allow-credentials': 'true',
-        'vary': 'Origin',
-    }
+    assert headers_of(res) == merged(
+        body_headers(b'in'),
+        {'set-cookie': ['session=abc; HttpOnly']},
+        cors_headers(PAGE_ORIGIN, credentials=True),
+    )
 
 
 # -- preflight requests -------------------------------------------------------
@@ -333,15 +325,10 @@ async def test_cookies_of_the_route_are_kept():
 async def test_chromium_preflight_is_answered_with_204():
     calls = Calls()
     res = await preflight(api_app(calls, **allowed(allow_credentials=True)))
-    assert res.status_code == 204
-    assert res.body == b''
-    assert headers_of(res) == {  # no Content-Type: a 204 has no content
-        'access-control-allow-origin': PAGE_ORIGIN,
-        'access-control-allow-credentials': 'true',
-        'access-control-allow-methods': 'POST',
-        'access-control-allow-headers': 'content-type,x-token',
-        'vary': 'Origin',
-    }
+    # no Content-Type: a 204 has no content
+    assert_preflight_answer(
+        res, cors_headers(PAGE_ORIGIN, credentials=True), ECHOED
+    )
     assert calls.names == []
 
 
@@ -352,50 +339,31 @@ async def test_preflight_does_not_run_an_explicit_options_route():
     assert calls.names == []
 
 
+NO_REQUEST_METHOD = with_headers(
+    CHROMIUM_PREFLIGHT, Access_Control_Request_Method=None
+)
+
+
 async def test_options_without_request_method_runs_the_options_route():
     calls = Calls()
     app = api_app(calls, options_route=True, **allowed())
-    headers = with_headers(
-        CHROMIUM_PREFLIGHT, Access_Control_Request_Method=None
+    res = await preflight(app, NO_REQUEST_METHOD)
+    assert_text_answer(
+        res, 200, b'options route', {'x-options': 'yes'}, PAGE_CORS
     )
-    res = await preflight(app, headers)
-    assert res.status_code == 200
-    assert res.body == b'options route'
-    assert headers_of(res) == {
-        'content-type': TEXT_PLAIN,
-        'content-length': '13',
-        'x-options': 'yes',
-        'access-control-allow-origin': PAGE_ORIGIN,
-        'vary': 'Origin',
-    }
     assert calls.names == ['options']
 
 
 async def test_options_without_request_method_gets_automatic_answer():
-    headers = with_headers(
-        CHROMIUM_PREFLIGHT, Access_Control_Request_Method=None
-    )
-    res = await preflight(api_app(**allowed()), headers)
-    assert res.status_code == 200
-    assert res.body == b''
-    assert headers_of(res) == {
-        'content-type': TEXT_PLAIN,
-        'content-length': '0',
-        'allow': 'GET, POST, HEAD, OPTIONS',
-        'access-control-allow-origin': PAGE_ORIGIN,
-        'vary': 'Origin',
-    }
+    res = await preflight(api_app(**allowed()), NO_REQUEST_METHOD)
+    assert_text_answer(res, 200, b'', ALLOW, PAGE_CORS)
 
 
 async def test_options_without_origin_is_not_a_preflight():
     headers = with_headers(CHROMIUM_PREFLIGHT, Origin=None)
     res = await preflight(api_app(**allowed()), headers)
     assert res.status_code == 200
-    assert headers_of(res) == {
-        'content-type': TEXT_PLAIN,
-        'content-length': '0',
-        'allow': 'GET, POST, HEAD, OPTIONS',
-    }
+    assert headers_of(res) == merged(body_headers(b''), ALLOW)
 
 
 async def test_preflight_lists_the_allowed_methods():
@@ -428,10 +396,9 @@ async def test_preflight_without_request_headers_omits_allow_headers():
 
 
 async def test_preflight_max_age():
-    res = await preflight(api_app(**allowed(max_age=600)))
-    assert res.headers['Access-Control-Max-Age'] == '600'
-    res = await preflight(api_app(**allowed(max_age=0)))
-    assert res.headers['Access-Control-Max-Age'] == '0'
+    for max_age, header in ((600, '600'), (0, '0')):
+        res = await preflight(api_app(**allowed(max_age=max_age)))
+        assert res.headers['Access-Control-Max-Age'] == header
 
 
 async def test_preflight_with_every_option():
@@ -527,47 +494,14 @@ async def test_404_has_cors_headers():
     )
 
 
-async def test_405_has_cors_headers():
-    res = await send(
-        api_app(**allowed()), 'DELETE', '/api', CHROMIUM_CROSS_SITE_FETCH
-    )
-    assert res.status_code == 405
-    assert res.body == b'Method Not Allowed'
-    assert headers_of(res) == {
-        'content-type': TEXT_PLAIN,
-        'content-length': '18',
-        'allow': 'GET, POST, HEAD, OPTIONS',
-        'access-control-allow-origin': PAGE_ORIGIN,
-        'vary': 'Origin',
-    }
-
-
-async def test_500_has_cors_headers():
-    res = await send(
-        api_app(**allowed()), 'GET', '/fail', CHROMIUM_CROSS_SITE_FETCH
-    )
-    assert res.status_code == 500
-    assert res.body == b'Internal Server Error'
-    assert headers_of(res) == {
-        'content-type': TEXT_PLAIN,
-        'content-length': '21',
-        'access-control-allow-origin': PAGE_ORIGIN,
-        'vary': 'Origin',
-    }
-
-
-async def test_abort_has_cors_headers():
-    res = await send(
-        api_app(**allowed()), 'GET', '/abort', CHROMIUM_CROSS_SITE_FETCH
-    )
-    assert res.status_code == 401
-    assert res.body == b'Log in first'
-    assert headers_of(res) == {
-        'content-type': TEXT_PLAIN,
-        'content-length': '12',
-        'access-control-allow-origin': PAGE_ORIGIN,
-        'vary': 'Origin',
-    }
+async def test_405_500_and_abort_have_cors_headers():
+    for method, path, status, body, extra in (
+        ('DELETE', '/api', 405, b'Method Not Allowed', ALLOW),
+        ('GET', '/fail', 500, b'Internal Server Error', {}),
+        ('GET', '/abort', 401, b'Log in first', {}),
+    ):
+        res = await from_the_page(method, path)
+        assert_text_answer(res, status, body, extra, PAGE_CORS)
 
 
 async def test_error_handler_response_has_cors_headers():
@@ -578,14 +512,14 @@ async def test_error_handler_response_has_cors_headers():
         return {'error': 'not found'}, 404, {'Vary': 'Accept'}
 
     res = await fetch(app, path='/nowhere')
-    assert res.status_code == 404
-    assert res.body == b'{"error":"not found"}'
-    assert headers_of(res) == {
-        'content-type': 'application/json',
-        'content-length': '21',
-        'access-control-allow-origin': PAGE_ORIGIN,
-        'vary': 'Accept, Origin',
-    }
+    body = b'{"error":"not found"}'
+    assert_response(
+        res,
+        404,
+        body,
+        body_headers(body, 'application/json'),
+        {'access-control-allow-origin': PAGE_ORIGIN, 'vary': 'Accept, Origin'},
+    )
 
 
 TOO_LARGE = with_headers(CHROMIUM_CROSS_SITE_FETCH, Content_Length='999999999')
@@ -593,12 +527,8 @@ TOO_LARGE = with_headers(CHROMIUM_CROSS_SITE_FETCH, Content_Length='999999999')
 
 async def test_413_has_cors_headers():
     # refused while the request is read: the hooks see its headers
-    res = await send(api_app(**allowed()), 'POST', '/api', TOO_LARGE)
-    assert res.status_code == 413
-    assert res.body == b'Content Too Large'
-    assert headers_of(res) == merged(
-        {'content-type': TEXT_PLAIN, 'content-length': '17'}, PAGE_CORS
-    )
+    res = await from_the_page('POST', '/api', TOO_LARGE)
+    assert_text_answer(res, 413, b'Content Too Large', PAGE_CORS)
 
 
 async def test_413_error_handler_sees_the_request():
@@ -609,11 +539,9 @@ async def test_413_error_handler_sees_the_request():
         return {'method': request.method, 'path': request.path}, 413
 
     res = await send(app, 'POST', '/api?x=1', TOO_LARGE)
-    assert res.status_code == 413
-    assert res.body == b'{"method":"POST","path":"/api"}'
-    assert headers_of(res) == merged(
-        {'content-type': 'application/json', 'content-length': '31'},
-        PAGE_CORS,
+    body = b'{"method":"POST","path":"/api"}'
+    assert_response(
+        res, 413, body, body_headers(body, 'application/json'), PAGE_CORS
     )
 
 
@@ -641,12 +569,7 @@ def manual_app(cors):
 def assert_manual_answer(res, *extra):
     """``res`` is the answer of ``manual_app``'s route with the headers of
     the dicts ``extra`` (the CORS ones) besides its own."""
-    assert res.status_code == 200
-    assert res.body == b'manual'
-    assert headers_of(res) == merged(
-        {'content-type': TEXT_PLAIN, 'content-length': '6', 'x-manual': 'yes'},
-        *extra,
-    )
+    assert_text_answer(res, 200, b'manual', {'x-manual': 'yes'}, *extra)
 
 
 async def test_handle_cors_false_registers_no_hooks():
@@ -821,11 +744,16 @@ async def test_malformed_origin_with_wildcard_gets_star():
     assert res.headers['Access-Control-Allow-Origin'] == '*'
 
 
+def asking(**changes):
+    """CHROMIUM_PREFLIGHT with some headers changed (as in
+    ``with_headers``)."""
+    return with_headers(CHROMIUM_PREFLIGHT, **changes)
+
+
 async def test_malformed_preflight_origins_never_fail():
     app = api_app(**allowed(allow_credentials=True))
     for origin in ('null', 'garbage', 'http://ex\u00e4mple', 'x' + LONG):
-        headers = with_headers(CHROMIUM_PREFLIGHT, Origin=origin)
-        res = await preflight(app, headers)
+        res = await preflight(app, asking(Origin=origin))
         assert res.status_code == 204, origin
         assert headers_of(res) == {}, origin
 
@@ -833,9 +761,7 @@ async def test_malformed_preflight_origins_never_fail():
 async def test_malformed_request_method_is_not_echoed():
     app = api_app(**allowed())
     for method in ('', 'PO ST', 'POST,GET', 'P\u00d6ST', '(POST)', LONG + '@'):
-        headers = with_headers(
-            CHROMIUM_PREFLIGHT, Access_Control_Request_Method=method
-        )
+        headers = asking(Access_Control_Request_Method=method)
         res = await preflight(app, headers)
         assert res.status_code == 204, method[:20]
         assert headers_of(res) == merged(
@@ -845,10 +771,7 @@ async def test_malformed_request_method_is_not_echoed():
 
 async def test_long_request_method_token_is_echoed():
     app = api_app(**allowed())
-    headers = with_headers(
-        CHROMIUM_PREFLIGHT, Access_Control_Request_Method=LONG
-    )
-    res = await preflight(app, headers)
+    res = await preflight(app, asking(Access_Control_Request_Method=LONG))
     assert res.status_code == 204
     assert res.headers['Access-Control-Allow-Methods'] == LONG
 
@@ -863,9 +786,7 @@ async def test_malformed_request_headers_are_not_echoed():
         ',',
         '(x)',
     ):
-        headers = with_headers(
-            CHROMIUM_PREFLIGHT, Access_Control_Request_Headers=value
-        )
+        headers = asking(Access_Control_Request_Headers=value)
         res = await preflight(app, headers)
         assert res.status_code == 204, value
         assert headers_of(res) == merged(
@@ -876,10 +797,9 @@ async def test_malformed_request_headers_are_not_echoed():
 async def test_request_headers_with_spaces_are_echoed():
     # other browsers and proxies may add spaces after the commas
     app = api_app(**allowed())
-    headers = with_headers(
-        CHROMIUM_PREFLIGHT, Access_Control_Request_Headers='x-a, x-b'
+    res = await preflight(
+        app, asking(Access_Control_Request_Headers='x-a, x-b')
     )
-    res = await preflight(app, headers)
     assert res.headers['Access-Control-Allow-Headers'] == 'x-a, x-b'
 
 
@@ -887,8 +807,7 @@ async def test_malformed_values_with_configured_lists_never_fail():
     app = api_app(
         **allowed(allowed_methods=['POST'], allowed_headers=['X-Token'])
     )
-    headers = with_headers(
-        CHROMIUM_PREFLIGHT,
+    headers = asking(
         Access_Control_Request_Method='\u00e9',
         Access_Control_Request_Headers='a b',
     )
@@ -900,40 +819,35 @@ async def test_malformed_values_with_configured_lists_never_fail():
 
 # -- through a real server ----------------------------------------------------
 
-# the lines every answer of the server below has besides the CORS ones
-PAGE_CORS_LINES = [
-    ('access-control-allow-origin', PAGE_ORIGIN),
-    ('vary', 'Origin'),
-]
 
-
-def error_lines(reason):
-    """The sorted header lines of the server's default error response to
-    a request from the page, with its CORS headers."""
-    return sorted(
-        PAGE_CORS_LINES
-        + [
-            ('connection', 'close'),
-            ('content-length', str(len(reason))),
-            ('content-type', TEXT_PLAIN),
-        ]
+def assert_error_served(res, status_line, reason, body=None):
+    """``res`` is the server's default error response ``reason`` (its body,
+    unless ``body`` is given) to a request from the page, with its CORS
+    headers."""
+    if body is None:
+        body = reason
+    assert_served(
+        res, status_line, body, closing_lines(reason), cors_lines(PAGE_ORIGIN)
     )
 
 
 async def test_server_preflight_bytes():
     app = api_app(**allowed(allow_credentials=True, max_age=600))
     res = await serve(app, 'OPTIONS', '/api', CHROMIUM_PREFLIGHT)
-    assert res.status_line == b'HTTP/1.1 204 No Content'
-    assert res.body == b''
-    assert header_lines(res) == [
-        ('access-control-allow-credentials', 'true'),
-        ('access-control-allow-headers', 'content-type,x-token'),
-        ('access-control-allow-methods', 'POST'),
-        ('access-control-allow-origin', PAGE_ORIGIN),
-        ('access-control-max-age', '600'),
-        ('connection', 'close'),
-        ('vary', 'Origin'),
-    ]
+    assert_served(
+        res,
+        b'HTTP/1.1 204 No Content',
+        b'',
+        [
+            ('access-control-allow-credentials', 'true'),
+            ('access-control-allow-headers', 'content-type,x-token'),
+            ('access-control-allow-methods', 'POST'),
+            ('access-control-allow-origin', PAGE_ORIGIN),
+            ('access-control-max-age', '600'),
+            ('connection', 'close'),
+            ('vary', 'Origin'),
+        ],
+    )
 
 
 async def test_server_actual_request_bytes():
@@ -943,77 +857,73 @@ async def test_server_actual_request_bytes():
     res = await serve(
         app, 'POST', '/api', CHROMIUM_CROSS_SITE_FETCH, b'{"a":1}'
     )
-    assert res.status_line == b'HTTP/1.1 200 OK'
-    assert res.body == JSON_BODY
-    assert header_lines(res) == [
-        ('access-control-allow-credentials', 'true'),
-        ('access-control-allow-origin', PAGE_ORIGIN),
-        ('access-control-expose-headers', 'X-Request-Id'),
-        ('connection', 'close'),
-        ('content-length', '11'),
-        ('content-type', 'application/json'),
-        ('vary', 'Origin'),
-    ]
+    assert_served(
+        res,
+        b'HTTP/1.1 200 OK',
+        JSON_BODY,
+        closing_lines(JSON_BODY, 'application/json'),
+        cors_lines(PAGE_ORIGIN, credentials=True),
+        [('access-control-expose-headers', 'X-Request-Id')],
+    )
 
 
 async def test_server_preflight_to_unknown_url():
     res = await serve(
         api_app(**allowed()), 'OPTIONS', '/nowhere', CHROMIUM_PREFLIGHT
     )
-    assert res.status_line == b'HTTP/1.1 404 Not Found'
-    assert res.body == b'Not Found'
-    assert header_lines(res) == sorted(
-        error_lines('Not Found')
-        + [
-            ('access-control-allow-headers', 'content-type,x-token'),
-            ('access-control-allow-methods', 'POST'),
-        ]
+    assert_served(
+        res,
+        b'HTTP/1.1 404 Not Found',
+        b'Not Found',
+        closing_lines(b'Not Found'),
+        cors_lines(PAGE_ORIGIN),
+        list(ECHOED.items()),
     )
 
 
 async def test_server_413_has_cors_headers():
     # refused before the body is read (the client sends none)
     res = await serve(api_app(**allowed()), 'POST', '/api', TOO_LARGE)
-    assert res.status_line == b'HTTP/1.1 413 Content Too Large'
-    assert res.body == b'Content Too Large'
-    assert header_lines(res) == error_lines('Content Too Large')
+    assert_error_served(
+        res, b'HTTP/1.1 413 Content Too Large', b'Content Too Large'
+    )
+
+
+UNMET_EXPECT = with_headers(CHROMIUM_CROSS_SITE_FETCH, Expect='something-else')
 
 
 async def test_server_417_has_cors_headers():
-    headers = with_headers(CHROMIUM_CROSS_SITE_FETCH, Expect='something-else')
-    res = await serve(api_app(**allowed()), 'POST', '/api', headers, b'{}')
-    assert res.status_line == b'HTTP/1.1 417 Expectation Failed'
-    assert res.body == b'Expectation Failed'
-    assert header_lines(res) == error_lines('Expectation Failed')
+    res = await serve(
+        api_app(**allowed()), 'POST', '/api', UNMET_EXPECT, b'{}'
+    )
+    assert_error_served(
+        res, b'HTTP/1.1 417 Expectation Failed', b'Expectation Failed'
+    )
 
 
 async def test_server_417_to_a_head_request_has_no_body():
     # a response to HEAD never has content, an error one included
-    headers = with_headers(CHROMIUM_CROSS_SITE_FETCH, Expect='something-else')
-    res = await serve(api_app(**allowed()), 'HEAD', '/api', headers)
-    assert res.status_line == b'HTTP/1.1 417 Expectation Failed'
-    assert res.body == b''
-    assert header_lines(res) == error_lines('Expectation Failed')
-
-
-async def test_server_missing_host_400_has_cors_headers():
-    headers = with_headers(CHROMIUM_CROSS_SITE_FETCH, Host=None)
-    data = request_bytes('POST', '/api', headers, b'')
-    res = await serve_raw(api_app(**allowed()), data)
-    assert res.status_line == b'HTTP/1.1 400 Bad Request'
-    assert res.body == b'Bad Request'
-    assert header_lines(res) == error_lines('Bad Request')
-
-
-async def test_server_bad_chunked_body_400_has_cors_headers():
-    headers = with_headers(
-        CHROMIUM_CROSS_SITE_FETCH, Transfer_Encoding='chunked'
+    res = await serve(api_app(**allowed()), 'HEAD', '/api', UNMET_EXPECT)
+    assert_error_served(
+        res, b'HTTP/1.1 417 Expectation Failed', b'Expectation Failed', b''
     )
-    data = request_bytes('POST', '/api', headers, b'zz\r\n{}\r\n0\r\n\r\n')
-    res = await serve_raw(api_app(**allowed()), data)
-    assert res.status_line == b'HTTP/1.1 400 Bad Request'
-    assert res.body == b'Bad Request'
-    assert header_lines(res) == error_lines('Bad Request')
+
+
+async def test_server_bad_requests_400_have_cors_headers():
+    for headers, body in (
+        # no Host
+        (with_headers(CHROMIUM_CROSS_SITE_FETCH, Host=None), b''),
+        # a bad chunked body
+        (
+            with_headers(
+                CHROMIUM_CROSS_SITE_FETCH, Transfer_Encoding='chunked'
+            ),
+            b'zz\r\n{}\r\n0\r\n\r\n',
+        ),
+    ):
+        data = request_bytes('POST', '/api', headers, body)
+        res = await serve_raw(api_app(**allowed()), data)
+        assert_error_served(res, b'HTTP/1.1 400 Bad Request', b'Bad Request')
 
 
 async def test_server_malformed_request_from_a_browser_is_400():
@@ -1024,13 +934,12 @@ async def test_server_malformed_request_from_a_browser_is_400():
         b'Origin: ' + PAGE_ORIGIN.encode() + b'\r\n'
         b'Access-Control-Request-Method : POST\r\n\r\n',
     )
-    assert res.status_line == b'HTTP/1.1 400 Bad Request'
-    assert res.body == b'Bad Request'
-    assert header_lines(res) == [
-        ('connection', 'close'),
-        ('content-length', '11'),
-        ('content-type', TEXT_PLAIN),
-    ]
+    assert_served(
+        res,
+        b'HTTP/1.1 400 Bad Request',
+        b'Bad Request',
+        closing_lines(b'Bad Request'),
+    )
 
 
 async def test_server_non_ascii_origin_never_fails():
@@ -1039,10 +948,9 @@ async def test_server_non_ascii_origin_never_fails():
         CHROMIUM_CROSS_SITE_FETCH, Origin='http://\u00e9xample.com'
     )
     res = await serve(app, 'POST', '/api', headers, b'{"a":1}')
-    assert res.status_line == b'HTTP/1.1 200 OK'
-    assert res.body == JSON_BODY
-    assert header_lines(res) == [
-        ('connection', 'close'),
-        ('content-length', '11'),
-        ('content-type', 'application/json'),
-    ]
+    assert_served(
+        res,
+        b'HTTP/1.1 200 OK',
+        JSON_BODY,
+        closing_lines(JSON_BODY, 'application/json'),
+    )

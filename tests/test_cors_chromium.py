@@ -634,97 +634,95 @@ def test_wildcard_with_credentials_reflects_the_origin(browser):
 # -- forms --------------------------------------------------------------------
 
 
-def form_record(site, name, run):
-    return site.recorders[name].one('POST', '/submit?run=' + run)
+ACCEPTED = (200, 'submitted')  # the status and what Chromium shows
+REFUSED = (403, 'Forbidden')
+
+
+def answered_form(browser, name, run, dom, outcome):
+    """The record of the form that Chromium run ``dom`` posted to app
+    ``name`` (``/submit?run=<run>``), once checked that its status and the
+    text Chromium then showed are ``outcome``."""
+    site, doms = browser
+    record = site.recorders[name].one('POST', '/submit?run=' + run)
+    assert (record['status'], shown_text(doms[dom])) == outcome
+    return record
+
+
+def navigation(site_value, origin):
+    """What ``sent(record, 'origin')`` gives for a form submission with
+    ``Sec-Fetch-Site: <site_value>`` from ``origin``."""
+    return {
+        'sec-fetch-site': site_value,
+        'sec-fetch-mode': 'navigate',
+        'sec-fetch-dest': 'document',
+        'origin': origin,
+    }
 
 
 def test_cross_site_form_post_is_refused(browser):
-    site, doms = browser
-    record = form_record(site, 'closed', 'cross')
-    assert sent(record, 'origin', 'content-type') == {
-        'sec-fetch-site': 'cross-site',
-        'sec-fetch-mode': 'navigate',
-        'sec-fetch-dest': 'document',
-        'origin': site.page_origin(),
-        'content-type': 'application/x-www-form-urlencoded',
-    }
-    assert record['status'] == 403
-    assert shown_text(doms['cross_form']) == 'Forbidden'
+    record = answered_form(browser, 'closed', 'cross', 'cross_form', REFUSED)
+    expected = navigation('cross-site', browser[0].page_origin())
+    expected['content-type'] = 'application/x-www-form-urlencoded'
+    assert sent(record, 'origin', 'content-type') == expected
 
 
 def test_same_origin_form_post_is_accepted(browser):
-    site, doms = browser
-    record = form_record(site, 'closed', 'same')
-    assert sent(record, 'origin') == {
-        'sec-fetch-site': 'same-origin',
-        'sec-fetch-mode': 'navigate',
-        'sec-fetch-dest': 'document',
-        'origin': site.origin('closed', 'localhost'),
-    }
-    assert record['status'] == 200
-    assert shown_text(doms['same_origin_form']) == 'submitted'
+    record = answered_form(
+        browser, 'closed', 'same', 'same_origin_form', ACCEPTED
+    )
+    origin = browser[0].origin('closed', 'localhost')
+    assert sent(record, 'origin') == navigation('same-origin', origin)
 
 
 def test_cross_site_form_from_a_cors_origin_is_accepted(browser):
-    site, doms = browser
-    record = form_record(site, 'api', 'cors')
+    record = answered_form(
+        browser, 'api', 'cors', 'cors_origin_form', ACCEPTED
+    )
     assert record['headers']['sec-fetch-site'] == 'cross-site'
-    assert record['status'] == 200
-    assert shown_text(doms['cors_origin_form']) == 'submitted'
 
 
 def same_site_form_sent(site):
     """What Chromium sends with a form of app.example.com posted to
     api.example.com (the Fetch Metadata and Origin)."""
-    return {
-        'sec-fetch-site': 'same-site',
-        'sec-fetch-mode': 'navigate',
-        'sec-fetch-dest': 'document',
-        'origin': site.origin('page', 'app.example.com'),
-    }
+    return navigation('same-site', site.origin('page', 'app.example.com'))
 
 
 def test_same_site_form_is_refused_by_default(browser):
-    site, doms = browser
-    record = form_record(site, 'closed', 'site')
-    assert sent(record, 'origin') == same_site_form_sent(site)
-    assert record['status'] == 403
-    assert shown_text(doms['same_site_form']) == 'Forbidden'
+    record = answered_form(
+        browser, 'closed', 'site', 'same_site_form', REFUSED
+    )
+    assert sent(record, 'origin') == same_site_form_sent(browser[0])
 
 
 def test_same_site_form_is_accepted_with_allow_subdomains(browser):
-    site, doms = browser
-    record = form_record(site, 'subdomains', 'site')
+    record = answered_form(
+        browser, 'subdomains', 'site', 'same_site_trusted_form', ACCEPTED
+    )
     assert record['headers']['sec-fetch-site'] == 'same-site'
-    assert record['status'] == 200
-    assert shown_text(doms['same_site_trusted_form']) == 'submitted'
 
 
 def test_same_site_form_from_a_cors_origin_is_accepted(browser):
     # allow_subdomains=False: the origin is in the app's CORS list
-    site, doms = browser
-    record = form_record(site, 'api', 'site')
-    assert sent(record, 'origin') == same_site_form_sent(site)
-    assert record['status'] == 200
-    assert shown_text(doms['same_site_cors_form']) == 'submitted'
+    record = answered_form(
+        browser, 'api', 'site', 'same_site_cors_form', ACCEPTED
+    )
+    assert sent(record, 'origin') == same_site_form_sent(browser[0])
 
 
 def test_plain_http_form_has_origin_only(browser):
-    site, doms = browser
-    record = form_record(site, 'subdomains', 'plain')
+    record = answered_form(
+        browser, 'subdomains', 'plain', 'plain_http_trusted_form', ACCEPTED
+    )
     assert sent(record, 'origin') == {
         'sec-fetch-site': None,
         'sec-fetch-mode': None,
         'sec-fetch-dest': None,
-        'origin': site.origin('page', 'app.example.com'),
+        'origin': browser[0].origin('page', 'app.example.com'),
     }
-    assert record['status'] == 200
-    assert shown_text(doms['plain_http_trusted_form']) == 'submitted'
 
 
 def test_plain_http_cross_origin_form_is_refused(browser):
-    site, doms = browser
-    record = form_record(site, 'closed', 'plain')
+    record = answered_form(
+        browser, 'closed', 'plain', 'plain_http_form', REFUSED
+    )
     assert 'sec-fetch-site' not in record['headers']
-    assert record['status'] == 403
-    assert shown_text(doms['plain_http_form']) == 'Forbidden'

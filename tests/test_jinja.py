@@ -30,39 +30,36 @@ def reset_environment():
 
 @pytest.fixture
 def folder(tmp_path):
-    """A template folder with page.html; Template is initialized with it."""
+    """A template folder with page.html; Template is initialized with it
+    (a test may initialize it again with options)."""
     (tmp_path / 'page.html').write_text(PAGE)
     (tmp_path / 'html.html').write_text('<b>{{ text }}</b>')
     (tmp_path / 'blocks.html').write_text('{% if a %}\n  yes\n{% endif %}\n')
+    Template.initialize(str(tmp_path))
     return tmp_path
 
 
 def test_render(folder):
-    Template.initialize(str(folder))
     text = Template('page.html').render(name='Ada', items=[1, 2])
     assert text == '<p>Hello, Ada!</p>\n1,2,'
 
 
 def test_render_with_a_dict_argument(folder):
-    Template.initialize(str(folder))
     text = Template('page.html').render({'name': 'Bo', 'items': []})
     assert text == '<p>Hello, Bo!</p>\n'
 
 
 def test_generate_yields_chunks(folder):
-    Template.initialize(str(folder))
     chunks = Template('page.html').generate(name='Ada', items=[1, 2])
     assert not isinstance(chunks, str)
     assert list(chunks) == ['<p>Hello, ', 'Ada', '!</p>\n', '1', ',', '2', ',']
 
 
 def test_name(folder):
-    Template.initialize(str(folder))
     assert Template('page.html').name == 'page.html'
 
 
 def test_jinja_env_is_an_environment_on_the_folder(folder):
-    Template.initialize(str(folder))
     env = Template.jinja_env
     assert isinstance(env, jinja2.Environment)
     assert isinstance(env.loader, jinja2.FileSystemLoader)
@@ -81,7 +78,6 @@ def test_default_folder_is_templates(tmp_path, monkeypatch):
 def test_initialize_replaces_the_environment(folder, tmp_path_factory):
     other = tmp_path_factory.mktemp('other')
     (other / 'page.html').write_text('other')
-    Template.initialize(str(folder))
     first = Template.jinja_env
     Template.initialize(str(other))
     assert Template.jinja_env is not first
@@ -89,7 +85,6 @@ def test_initialize_replaces_the_environment(folder, tmp_path_factory):
 
 
 def test_kwargs_reach_the_environment(folder):
-    Template.initialize(str(folder))
     assert Template('html.html').render(text='<i>') == '<b><i></b>'
     Template.initialize(str(folder), autoescape=True)
     assert Template.jinja_env.autoescape is True
@@ -97,7 +92,6 @@ def test_kwargs_reach_the_environment(folder):
 
 
 def test_trim_blocks_option(folder):
-    Template.initialize(str(folder))
     assert Template('blocks.html').render(a=1) == '\n  yes\n'
     Template.initialize(str(folder), trim_blocks=True)
     assert Template('blocks.html').render(a=1) == '  yes\n'
@@ -116,7 +110,6 @@ async def test_enable_async(folder):
 
 
 async def test_async_methods_need_enable_async(folder):
-    Template.initialize(str(folder))
     template = Template('page.html')
     with pytest.raises(RuntimeError):
         await template.render_async(name='A', items=[])
@@ -126,7 +119,6 @@ async def test_async_methods_need_enable_async(folder):
 
 
 def test_missing_template(folder):
-    Template.initialize(str(folder))
     with pytest.raises(jinja2.TemplateNotFound) as info:
         Template('nope.html')
     assert info.value.name == 'nope.html'
@@ -137,7 +129,6 @@ def test_missing_template(folder):
 
 def test_missing_include_names_the_included_template(folder):
     (folder / 'outer.html').write_text('{% include "gone.html" %}')
-    Template.initialize(str(folder))
     with pytest.raises(jinja2.TemplateNotFound) as info:
         Template('outer.html').render()
     assert info.value.name == 'gone.html'
@@ -190,7 +181,6 @@ def chunked(*pieces):
 
 
 async def test_route_returning_generate_streams_chunks(folder):
-    Template.initialize(str(folder))
     res = await fetch('/generate')
     assert res.status_line == b'HTTP/1.1 200 OK'
     assert res.headers['transfer-encoding'] == 'chunked'
@@ -207,7 +197,6 @@ async def test_route_returning_generate_async_streams_chunks(folder):
 
 
 async def test_route_returning_render(folder):
-    Template.initialize(str(folder))
     res = await fetch('/render')
     body = '<p>Hello, R\xe9!</p>\n'.encode()
     assert res.status_line == b'HTTP/1.1 200 OK'

@@ -95,9 +95,17 @@ class Folder:
     def delete(self):
         _remove_tree(self.path)
 
+    def __enter__(self):
+        return self
 
-def setup(files, loader_class=None):
-    """Write ``files`` into a new folder and initialize Template with it."""
+    def __exit__(self, *exc_info):
+        Template._loader = None  # the next Template() initializes afresh
+        self.delete()
+
+
+def templates(files, loader_class=None):
+    """Write ``files`` into a new ``Folder`` and initialize Template with
+    it; leaving the ``with`` block resets Template and deletes the folder."""
     folder = Folder(files)
     if loader_class is None:
         Template.initialize(folder.path)
@@ -106,50 +114,53 @@ def setup(files, loader_class=None):
     return folder
 
 
-def teardown(folder):
-    Template._loader = None  # the next Template() initializes afresh
-    folder.delete()
+def render_files(files, name, *args, **kwargs):
+    """Render the template ``name`` of ``files`` with these arguments."""
+    with templates(files):
+        return Template(name).render(*args, **kwargs)
 
 
 def render_text(text, *args, **kwargs):
     """Render a template made of ``text`` with these arguments."""
-    folder = setup({'page.html': text})
-    try:
-        return Template('page.html').render(*args, **kwargs)
-    finally:
-        teardown(folder)
+    return render_files({'page.html': text}, 'page.html', *args, **kwargs)
 
 
-def render_files(files, name, *args, **kwargs):
-    folder = setup(files)
+def raised(exc_class, function, *args):
+    """Return the ``exc_class`` exception that ``function(*args)`` raises
+    (AssertionError if it raises none)."""
     try:
-        return Template(name).render(*args, **kwargs)
-    finally:
-        teardown(folder)
+        function(*args)
+    except exc_class as exc:
+        return exc
+    raise AssertionError('no %s' % exc_class.__name__)
 
 
 def compile_error(text, name='page.html'):
     """Return the message of the error that loading ``text`` raises, and
     check that no compiled module was written."""
-    folder = setup({name: text})
-    try:
-        try:
-            Template(name)
-        except TemplateSyntaxError as exc:
-            assert folder.listing() == [name], folder.listing()
-            return exc.args[0]
-        raise AssertionError('no error for %r' % text)
-    finally:
-        teardown(folder)
+    with templates({name: text}) as folder:
+        exc = raised(TemplateSyntaxError, Template, name)
+        assert folder.listing() == [name], folder.listing()
+        return exc.args[0]
 
 
-def not_found_message(loader, name):
-    try:
-        loader.load(name)
-    except OSError as exc:
-        assert exc.errno == errno.ENOENT
-        return exc.args[1]
-    raise AssertionError('no error')
+def check_compile_error(text, line, message):
+    """Loading ``text`` fails with "Template 'page.html', line <line>:
+    <message>"."""
+    error = compile_error(text)
+    expected = "Template 'page.html', line %d: %s" % (line, message)
+    assert error == expected, (text, error)
+
+
+NOT_FOUND = "Template '%s' not found in folder '%s'"
+
+
+def not_found_message(function, *args):
+    """Return the message of the ENOENT error that ``function(*args)``
+    raises."""
+    exc = raised(OSError, function, *args)
+    assert exc.errno == errno.ENOENT
+    return exc.args[1]
 
 
 def make_newer(folder, name, than, text):
@@ -168,23 +179,6 @@ def make_newer(folder, name, than, text):
             support.skip('the file system clock did not move on')
         time.sleep(POLL_INTERVAL)
         folder.write(name, text)
-
-
-async def fetch(app, path='/'):
-    server = await serverutil.start(app)
-    try:
-        return await server.request('GET', path)
-    finally:
-        await server.stop()
-
-
-def chunked(*pieces):
-    """The raw chunked body that sends these text pieces."""
-    out = b''
-    for piece in pieces:
-        data = piece.encode()
-        out += b'%x\r\n' % len(data) + data + b'\r\n'
-    return out + b'0\r\n\r\n'
 
 
 # -- expressions and literal text ---------------------------------------------
@@ -240,12 +234,8 @@ def test_empty_template():
 
 
 def test_template_with_only_statements_renders_nothing():
-    folder = setup({'page.html': '{% set a = 1 %}{% if a > 1 %}{% endif %}'})
-    try:
-        generator = Template('page.html').generate()
-        assert list(generator) == []
-    finally:
-        teardown(folder)
+    with templates({'page.html': '{% set a = 1 %}{% if a > 1 %}{% endif %}'}):
+        assert list(Template('page.html').generate()) == []
 
 
 def test_newlines_around_statements_are_kept():
@@ -272,30 +262,14 @@ def test_args_rest_and_keywords():
 
 
 def test_args_missing_argument_is_a_type_error():
-    folder = setup({'page.html': '{% args a %}{{ a }}'})
-    try:
-        try:
-            Template('page.html').render()
-        except TypeError:
-            pass
-        else:
-            raise AssertionError('no TypeError')
-    finally:
-        teardown(folder)
+    with templates({'page.html': '{% args a %}{{ a }}'}):
+        raised(TypeError, Template('page.html').render)
 
 
 def test_template_without_args_takes_no_arguments():
-    folder = setup({'page.html': 'static'})
-    try:
+    with templates({'page.html': 'static'}):
         assert Template('page.html').render() == 'static'
-        try:
-            Template('page.html').render(1)
-        except TypeError:
-            pass
-        else:
-            raise AssertionError('no TypeError')
-    finally:
-        teardown(folder)
+        raised(TypeError, Template('page.html').render, 1)
 
 
 def test_args_after_literal_text():
@@ -416,12 +390,9 @@ def test_include_from_a_subfolder():
         'page.html': '{% include "parts/item.html" "x" %}',
         'parts/item.html': '{% args v %}[{{ v }}]',
     }
-    folder = setup(files)
-    try:
+    with templates(files) as folder:
         assert Template('page.html').render() == '[x]'
         assert folder.exists('parts/item_html.py')
-    finally:
-        teardown(folder)
 
 
 def test_include_of_itself():
@@ -433,139 +404,91 @@ def test_include_of_itself():
 
 
 def test_include_of_a_missing_template_fails_when_rendering():
-    folder = setup({'page.html': 'a{% include "gone.html" %}'})
-    try:
+    with templates({'page.html': 'a{% include "gone.html" %}'}) as folder:
         generator = Template('page.html').generate()
         assert next(generator) == 'a'
-        try:
-            next(generator)
-        except OSError as exc:
-            assert exc.errno == errno.ENOENT
-            assert exc.args[1] == (
-                "Template 'gone.html' not found in folder '%s'" % folder.path
-            )
-        else:
-            raise AssertionError('no error')
-    finally:
-        teardown(folder)
+        message = not_found_message(next, generator)
+        assert message == NOT_FOUND % ('gone.html', folder.path)
 
 
 # -- compile errors -----------------------------------------------------------
 
 
 def test_unknown_statement_names_template_and_line():
-    message = compile_error('one\ntwo\n{% block content %}\n')
-    assert message == (
-        "Template 'page.html', line 3: unknown statement {% block content %}"
-    )
+    text = 'one\ntwo\n{% block content %}\n'
+    check_compile_error(text, 3, 'unknown statement {% block content %}')
 
 
 def test_empty_statement():
-    assert compile_error('{%  %}') == (
-        "Template 'page.html', line 1: empty statement"
-    )
+    check_compile_error('{%  %}', 1, 'empty statement')
 
 
 def test_unclosed_block_names_the_line_where_it_opened():
-    message = compile_error('a\n{% for x in y %}\n{% if x %}{% endif %}\n')
-    assert message == (
-        "Template 'page.html', line 2: 'for' is not closed: "
-        "'endfor' is missing"
-    )
+    text = 'a\n{% for x in y %}\n{% if x %}{% endif %}\n'
+    check_compile_error(text, 2, "'for' is not closed: 'endfor' is missing")
 
 
 def test_mismatched_end():
-    message = compile_error('{% while a %}\n\n{% endif %}')
-    assert message == (
-        "Template 'page.html', line 3: 'endif' does not close 'while' (line 1)"
-    )
+    text = '{% while a %}\n\n{% endif %}'
+    check_compile_error(text, 3, "'endif' does not close 'while' (line 1)")
 
 
 def test_end_without_block():
-    assert compile_error('x\n{% endfor %}') == (
-        "Template 'page.html', line 2: 'endfor' without 'for'"
-    )
+    check_compile_error('x\n{% endfor %}', 2, "'endfor' without 'for'")
 
 
 def test_else_and_elif_outside_if():
-    assert compile_error('{% for a in b %}{% else %}{% endfor %}') == (
-        "Template 'page.html', line 1: 'else' outside 'if'"
-    )
-    assert compile_error('{% elif a %}') == (
-        "Template 'page.html', line 1: 'elif' outside 'if'"
-    )
+    text = '{% for a in b %}{% else %}{% endfor %}'
+    check_compile_error(text, 1, "'else' outside 'if'")
+    check_compile_error('{% elif a %}', 1, "'elif' outside 'if'")
 
 
 def test_branch_after_else():
     text = '{% if a %}{% else %}\n{% elif b %}{% endif %}'
-    assert compile_error(text) == (
-        "Template 'page.html', line 2: 'elif' after 'else'"
-    )
+    check_compile_error(text, 2, "'elif' after 'else'")
     text = '{% if a %}{% else %}{% else %}{% endif %}'
-    assert compile_error(text) == (
-        "Template 'page.html', line 1: 'else' after 'else'"
-    )
+    check_compile_error(text, 1, "'else' after 'else'")
 
 
 def test_statement_arguments_are_checked():
-    prefix = "Template 'page.html', line 1: "
-    assert compile_error('{% if %}{% endif %}') == (
-        prefix + "'if' needs an argument"
-    )
-    assert compile_error('{% if a %}{% endif a %}') == (
-        prefix + "'endif' takes no argument"
-    )
-    assert compile_error('{% set a %}') == (
-        prefix + "'set' needs 'name = expression'"
-    )
-    assert compile_error('{% include page %}') == (
-        prefix + """'include' needs a "file name" or {{ expression }}"""
-    )
+    check_compile_error('{% if %}{% endif %}', 1, "'if' needs an argument")
+    text = '{% if a %}{% endif a %}'
+    check_compile_error(text, 1, "'endif' takes no argument")
+    check_compile_error('{% set a %}', 1, "'set' needs 'name = expression'")
+    message = """'include' needs a "file name" or {{ expression }}"""
+    check_compile_error('{% include page %}', 1, message)
 
 
 def test_args_must_come_first():
-    assert compile_error('{{ 1 }}\n{% args a %}') == (
-        "Template 'page.html', line 2: 'args' must be the first statement"
-    )
-    assert compile_error('{% args a %}{% args b %}') == (
-        "Template 'page.html', line 1: 'args' must be the first statement"
-    )
+    message = "'args' must be the first statement"
+    check_compile_error('{{ 1 }}\n{% args a %}', 2, message)
+    check_compile_error('{% args a %}{% args b %}', 1, message)
 
 
 def test_unclosed_tags():
-    assert compile_error('a\nb {{ c') == (
-        "Template 'page.html', line 2: '{{' is not closed"
-    )
-    assert compile_error('{% if a %}\n{% endif') == (
-        "Template 'page.html', line 2: '{%' is not closed"
-    )
-    assert compile_error('{{ }}') == (
-        "Template 'page.html', line 1: empty expression"
-    )
+    check_compile_error('a\nb {{ c', 2, "'{{' is not closed")
+    check_compile_error('{% if a %}\n{% endif', 2, "'{%' is not closed")
+    check_compile_error('{{ }}', 1, 'empty expression')
 
 
 def test_python_syntax_error_names_template_line():
-    message = compile_error('a\nb\n{{ 1 + }}\nc')
-    assert message.startswith("Template 'page.html', line 3: "), message
-    message = compile_error('{% args a b %}\n{{ a }}')
-    assert message.startswith("Template 'page.html', line 1: "), message
-    message = compile_error('\n\n{% for x %}{% endfor %}')
-    assert message.startswith("Template 'page.html', line 3: "), message
+    # The message after the line is Python's own.
+    cases = (
+        ('a\nb\n{{ 1 + }}\nc', 3),
+        ('{% args a b %}\n{{ a }}', 1),
+        ('\n\n{% for x %}{% endfor %}', 3),
+    )
+    for text, line in cases:
+        message = compile_error(text)
+        prefix = "Template 'page.html', line %d: " % line
+        assert message.startswith(prefix), (text, message)
 
 
 def test_error_in_expression_is_raised_when_rendering():
-    folder = setup({'page.html': 'a{{ missing_name }}'})
-    try:
+    with templates({'page.html': 'a{{ missing_name }}'}):
         generator = Template('page.html').generate()
         assert next(generator) == 'a'
-        try:
-            next(generator)
-        except NameError:
-            pass
-        else:
-            raise AssertionError('no NameError')
-    finally:
-        teardown(folder)
+        raised(NameError, next, generator)
 
 
 def test_compile_template_returns_module_source():
@@ -582,8 +505,7 @@ def test_compile_template_returns_module_source():
 
 def test_compiled_module_written_next_to_template():
     files = {'index.html': 'i', 'a.b.txt': 'ab', 'sub/page.html': 'p'}
-    folder = setup(files)
-    try:
+    with templates(files) as folder:
         for name in files:
             Template(name).render()
         assert folder.exists('index_html.py')
@@ -592,67 +514,47 @@ def test_compiled_module_written_next_to_template():
         namespace = {}
         exec(folder.read('index_html.py'), namespace)
         assert list(namespace['render']()) == ['i']
-    finally:
-        teardown(folder)
 
 
 def test_default_loader_is_recompile():
-    folder = setup({'page.html': 'x'})
-    try:
+    with templates({'page.html': 'x'}) as folder:
         assert type(Template._loader) is recompile.Loader
         assert Template._loader.dir == folder.path
-    finally:
-        teardown(folder)
 
 
 def test_loader_caches_render_function():
     for loader_class in (recompile.Loader, source.Loader, compiled.Loader):
-        folder = Folder({'page.html': 'x'})
-        try:
+        with Folder({'page.html': 'x'}) as folder:
             source.Loader(None, folder.path).load('page.html')  # compiles
             loader = loader_class(None, folder.path)
             assert loader.load('page.html') is loader.load('page.html')
-        finally:
-            folder.delete()
 
 
 def test_recompile_when_template_is_newer():
-    folder = setup({'page.html': 'old'})
-    try:
+    with templates({'page.html': 'old'}) as folder:
         assert Template('page.html').render() == 'old'
         make_newer(folder, 'page.html', 'page_html.py', 'new {{ 1 }}')
         assert Template('page.html').render() == 'new 1'
         assert "yield 'new '" in folder.read('page_html.py')
-    finally:
-        teardown(folder)
 
 
 def test_recompile_uses_module_that_is_not_older():
-    folder = setup({'page.html': 'from template'})
-    try:
+    with templates({'page.html': 'from template'}) as folder:
         # written after the template: the same mtime or a later one
         folder.write('page_html.py', 'def render():\n    yield "module"\n')
         assert Template('page.html').render() == 'module'
-    finally:
-        teardown(folder)
 
 
 def test_recompile_needs_the_template():
-    folder = setup({'page.html': 'x'})
-    try:
+    with templates({'page.html': 'x'}) as folder:
         Template('page.html')
         folder.remove('page.html')
-        message = not_found_message(Template._loader, 'page.html')
-        assert message == (
-            "Template 'page.html' not found in folder '%s'" % folder.path
-        )
-    finally:
-        teardown(folder)
+        message = not_found_message(Template._loader.load, 'page.html')
+        assert message == NOT_FOUND % ('page.html', folder.path)
 
 
 def test_source_loader_compiles_once_ignoring_modules():
-    folder = setup({'page.html': 'template'}, source.Loader)
-    try:
+    with templates({'page.html': 'template'}, source.Loader) as folder:
         folder.write('page_html.py', 'def render():\n    yield "module"\n')
         assert Template('page.html').render() == 'template'
         assert "yield 'template'" in folder.read('page_html.py')
@@ -660,43 +562,32 @@ def test_source_loader_compiles_once_ignoring_modules():
         assert Template('page.html').render() == 'template'  # cached
         Template.initialize(folder.path, loader_class=source.Loader)
         assert Template('page.html').render() == 'changed'
-    finally:
-        teardown(folder)
 
 
 def test_compiled_loader_without_template():
-    folder = setup({'page.html': 'a{% include "part.html" 1 %}'})
-    try:
+    with templates({'page.html': 'a{% include "part.html" 1 %}'}) as folder:
         folder.write('part.html', '{% args n %}b{{ n }}')
         assert Template('page.html').render() == 'ab1'
         folder.remove('page.html')
         folder.remove('part.html')
         Template.initialize(folder.path, loader_class=compiled.Loader)
         assert Template('page.html').render() == 'ab1'
-    finally:
-        teardown(folder)
 
 
 def test_compiled_loader_loads_handwritten_module():
-    folder = setup({}, compiled.Loader)
-    try:
+    with templates({}, compiled.Loader) as folder:
         folder.write('page_html.py', 'def render(a):\n    yield "<%s>" % a\n')
         assert Template('page.html').render('x') == '<x>'
-    finally:
-        teardown(folder)
 
 
 def test_compiled_loader_never_compiles():
-    folder = setup({'page.html': 'x'}, compiled.Loader)
-    try:
-        message = not_found_message(Template._loader, 'page.html')
+    with templates({'page.html': 'x'}, compiled.Loader) as folder:
+        message = not_found_message(Template._loader.load, 'page.html')
         assert message == (
-            "Template 'page.html' not found in folder '%s' "
-            '(no compiled module page_html.py)' % folder.path
+            NOT_FOUND % ('page.html', folder.path)
+            + ' (no compiled module page_html.py)'
         )
         assert folder.listing() == ['page.html']
-    finally:
-        teardown(folder)
 
 
 class _FakeModule:
@@ -724,10 +615,10 @@ def test_compiled_loader_imports_a_module_without_file():
 
 def test_compiled_loader_missing_module_in_a_path_that_is_no_package():
     loader = compiled.Loader(None, TESTS_DIR + '/no-such-folder')
-    message = not_found_message(loader, 'page.html')
+    message = not_found_message(loader.load, 'page.html')
     assert message == (
-        "Template 'page.html' not found in folder '%s/no-such-folder' "
-        '(no compiled module page_html.py)' % TESTS_DIR
+        NOT_FOUND % ('page.html', TESTS_DIR + '/no-such-folder')
+        + ' (no compiled module page_html.py)'
     )
 
 
@@ -735,75 +626,54 @@ def test_compiled_loader_missing_module_in_a_path_that_is_no_package():
 
 
 def test_missing_template_names_folder():
-    folder = setup({})
-    try:
-        try:
-            Template('nope.html')
-        except OSError as exc:
-            assert exc.errno == errno.ENOENT
-            assert exc.args[1] == (
-                "Template 'nope.html' not found in folder '%s'" % folder.path
-            )
-        else:
-            raise AssertionError('no error')
-        message = not_found_message(source.Loader(None, folder.path), 'x.t')
-        assert message == (
-            "Template 'x.t' not found in folder '%s'" % folder.path
-        )
+    with templates({}) as folder:
+        message = not_found_message(Template, 'nope.html')
+        assert message == NOT_FOUND % ('nope.html', folder.path)
+        loader = source.Loader(None, folder.path)
+        message = not_found_message(loader.load, 'x.t')
+        assert message == NOT_FOUND % ('x.t', folder.path)
         assert folder.listing() == []
-    finally:
-        teardown(folder)
 
 
 # -- Template -----------------------------------------------------------------
 
 
 def test_default_folder_is_templates():
-    folder = Folder({'templates/page.html': '{% args a %}default {{ a }}'})
-    cwd = os.getcwd()
-    Template._loader = None
-    os.chdir(folder.path)
-    try:
-        assert Template('page.html').render('x') == 'default x'
-        assert Template._loader.dir == 'templates'
-        assert _exists('templates/page_html.py')
-    finally:
-        os.chdir(cwd)
-        teardown(folder)
+    files = {'templates/page.html': '{% args a %}default {{ a }}'}
+    with Folder(files) as folder:
+        cwd = os.getcwd()
+        Template._loader = None
+        os.chdir(folder.path)
+        try:
+            assert Template('page.html').render('x') == 'default x'
+            assert Template._loader.dir == 'templates'
+            assert _exists('templates/page_html.py')
+        finally:
+            os.chdir(cwd)
 
 
 def test_initialize_custom_folder_and_trailing_slash():
-    folder = Folder({'page.html': 'custom'})
-    try:
+    with Folder({'page.html': 'custom'}) as folder:
         Template.initialize(folder.path + '/')
         assert Template('page.html').render() == 'custom'
         assert Template._loader.dir == folder.path
-    finally:
-        teardown(folder)
 
 
 def test_template_name():
-    folder = setup({'page.html': 'x', 'sub/p.html': 'y'})
-    try:
+    with templates({'page.html': 'x', 'sub/p.html': 'y'}):
         assert Template('page.html').name == 'page.html'
         assert Template('sub/p.html').name == 'sub/p.html'
-    finally:
-        teardown(folder)
 
 
 def test_generate_yields_the_pieces():
-    folder = setup({'page.html': '{% args a %}Hello {{ a }}!'})
-    try:
+    with templates({'page.html': '{% args a %}Hello {{ a }}!'}):
         generator = Template('page.html').generate(a='World')
         assert list(generator) == ['Hello ', 'World', '!']
         assert Template('page.html').render('you') == 'Hello you!'
-    finally:
-        teardown(folder)
 
 
 async def test_generate_async_and_render_async():
-    folder = setup({'page.html': '{% args a, b=2 %}{{ a }}+{{ b }}'})
-    try:
+    with templates({'page.html': '{% args a, b=2 %}{{ a }}+{{ b }}'}):
         template = Template('page.html')
         iterator = template.generate_async(1, b=3)
         assert iterator.__aiter__() is iterator
@@ -812,13 +682,10 @@ async def test_generate_async_and_render_async():
             pieces.append(piece)
         assert pieces == ['1', '+', '3']
         assert await template.render_async(4) == '4+2'
-    finally:
-        teardown(folder)
 
 
 async def test_generate_async_aclose_stops_it():
-    folder = setup({'page.html': 'a{{ 1 }}b'})
-    try:
+    with templates({'page.html': 'a{{ 1 }}b'}):
         iterator = Template('page.html').generate_async()
         assert await iterator.__anext__() == 'a'
         await iterator.aclose()
@@ -828,8 +695,6 @@ async def test_generate_async_aclose_stops_it():
             pass
         else:
             raise AssertionError('the iterator goes on')
-    finally:
-        teardown(folder)
 
 
 # -- through a server ---------------------------------------------------------
@@ -861,37 +726,48 @@ def template_app():
 PAGE = '{% args name %}<p>Hello, {{ name }}!</p>\n'
 
 
-async def test_route_returning_generate_streams_chunks():
-    folder = setup({'page.html': PAGE})
-    try:
-        res = await fetch(template_app(), '/generate?name=Ada')
-    finally:
-        teardown(folder)
+async def fetch(path):
+    """GET ``path`` from ``template_app()`` on a real server, with PAGE as
+    its page.html."""
+    with templates({'page.html': PAGE}):
+        server = await serverutil.start(template_app())
+        try:
+            return await server.request('GET', path)
+        finally:
+            await server.stop()
+
+
+def chunked(*pieces):
+    """The raw chunked body that sends these text pieces."""
+    out = b''
+    for piece in pieces:
+        data = piece.encode()
+        out += b'%x\r\n' % len(data) + data + b'\r\n'
+    return out + b'0\r\n\r\n'
+
+
+def assert_streamed(res, *pieces):
+    """A 200 response whose chunked body sends these text pieces."""
     assert res.status_line == b'HTTP/1.1 200 OK'
     assert res.headers['transfer-encoding'] == 'chunked'
     assert 'content-length' not in res.headers
-    assert res.raw_body == chunked('<p>Hello, ', 'Ada', '!</p>\n')
+    assert res.raw_body == chunked(*pieces)
+
+
+async def test_route_returning_generate_streams_chunks():
+    res = await fetch('/generate?name=Ada')
+    assert_streamed(res, '<p>Hello, ', 'Ada', '!</p>\n')
     assert res.body == b'<p>Hello, Ada!</p>\n'
 
 
 async def test_route_returning_generate_async_streams_chunks():
-    folder = setup({'page.html': PAGE})
-    try:
-        res = await fetch(template_app(), '/async')
-    finally:
-        teardown(folder)
-    assert res.status_line == b'HTTP/1.1 200 OK'
-    assert res.headers['transfer-encoding'] == 'chunked'
-    assert res.raw_body == chunked('<p>Hello, ', 'async', '!</p>\n')
+    res = await fetch('/async')
+    assert_streamed(res, '<p>Hello, ', 'async', '!</p>\n')
 
 
 async def test_route_returning_render_has_content_length():
-    folder = setup({'page.html': PAGE})
-    try:
-        res = await fetch(template_app(), '/render')
-        res_async = await fetch(template_app(), '/render_async')
-    finally:
-        teardown(folder)
+    res = await fetch('/render')
+    res_async = await fetch('/render_async')
     body = '<p>Hello, r\xe9!</p>\n'.encode()
     assert res.status_line == b'HTTP/1.1 200 OK'
     assert res.headers['content-length'] == str(len(body))
@@ -917,32 +793,32 @@ class Loader:
 
 
 def test_utemplate_package_loaders_are_used_when_installed():
-    folder = Folder({'utemplate/__init__.py': ''})
-    for kind in ('compiled', 'source', 'recompile'):
-        folder.write('utemplate/%s.py' % kind, _FAKE_LOADER % kind)
-    names = ['utemplate', 'utemplate.compiled', 'utemplate.source',
-             'utemplate.recompile', 'microdot.utemplate']  # fmt: skip
-    sys.path.insert(0, folder.path)
-    del sys.modules['microdot.utemplate']
-    if hasattr(microdot, 'utemplate'):  # else `from` would not reimport
-        delattr(microdot, 'utemplate')
-    try:
-        __import__('microdot.utemplate')
-        fake_backed = sys.modules['microdot.utemplate']
-        assert fake_backed is not utemplate_module
-        assert fake_backed.HAVE_UTEMPLATE is True
-        assert fake_backed.recompile is sys.modules['utemplate.recompile']
-        assert fake_backed.compiled is sys.modules['utemplate.compiled']
-        template = fake_backed.Template('page.html')
-        assert template.render() == 'recompile:page.html'
-        assert fake_backed.Template._loader.dir == 'templates'
-        fake_backed.Template.initialize(loader_class=fake_backed.source.Loader)
-        assert fake_backed.Template('x').render() == 'source:x'
-    finally:
-        sys.path.remove(folder.path)
-        for name in names:
-            sys.modules.pop(name, None)
-        sys.modules['microdot.utemplate'] = utemplate_module
-        setattr(microdot, 'utemplate', utemplate_module)
-        folder.delete()
+    with Folder({'utemplate/__init__.py': ''}) as folder:
+        for kind in ('compiled', 'source', 'recompile'):
+            folder.write('utemplate/%s.py' % kind, _FAKE_LOADER % kind)
+        names = ['utemplate', 'utemplate.compiled', 'utemplate.source',
+                 'utemplate.recompile', 'microdot.utemplate']  # fmt: skip
+        sys.path.insert(0, folder.path)
+        del sys.modules['microdot.utemplate']
+        if hasattr(microdot, 'utemplate'):  # else `from` would not reimport
+            delattr(microdot, 'utemplate')
+        try:
+            __import__('microdot.utemplate')
+            fake_backed = sys.modules['microdot.utemplate']
+            assert fake_backed is not utemplate_module
+            assert fake_backed.HAVE_UTEMPLATE is True
+            assert fake_backed.recompile is sys.modules['utemplate.recompile']
+            assert fake_backed.compiled is sys.modules['utemplate.compiled']
+            template = fake_backed.Template('page.html')
+            assert template.render() == 'recompile:page.html'
+            assert fake_backed.Template._loader.dir == 'templates'
+            source_loader = fake_backed.source.Loader
+            fake_backed.Template.initialize(loader_class=source_loader)
+            assert fake_backed.Template('x').render() == 'source:x'
+        finally:
+            sys.path.remove(folder.path)
+            for name in names:
+                sys.modules.pop(name, None)
+            sys.modules['microdot.utemplate'] = utemplate_module
+            setattr(microdot, 'utemplate', utemplate_module)
     assert utemplate_module.HAVE_UTEMPLATE is False
