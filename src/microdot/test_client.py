@@ -462,18 +462,13 @@ class _WebSocketPipe:
     def _decode_frame(self) -> bool:
         """Take one whole frame off ``outbound``; ``False`` if there is
         none yet."""
-        data = self.outbound
-        if len(data) < 2:
+        from microdot.websocket import decode_frame
+
+        frame = decode_frame(self.outbound)
+        if frame is None:
             return False
-        length, start = data[1] & 0x7F, 2
-        if length == 126:
-            length, start = int.from_bytes(data[2:4], 'big'), 4
-        elif length == 127:
-            length, start = int.from_bytes(data[2:10], 'big'), 10
-        if len(data) < start + length:
-            return False
-        opcode, payload = data[0] & 0x0F, data[start : start + length]
-        self.outbound = data[start + length :]
+        _, opcode, payload, size = frame
+        self.outbound = self.outbound[size:]
         if opcode == 1:
             self.replies.append(payload.decode())
         elif opcode == 2:

@@ -121,6 +121,36 @@ def encode_frame(
     return head + payload
 
 
+def decode_frame(data: bytes) -> 'Optional[Tuple[bool, int, bytes, int]]':
+    """Decode the frame at the start of ``data``.
+
+    Returns ``(fin, opcode, payload, size)``, where ``payload`` is unmasked
+    and ``size`` is the number of bytes the frame takes in ``data``, or
+    ``None`` when ``data`` does not hold a whole frame yet. The frame is
+    not validated: this reads frames that a trusted peer wrote (the test
+    client and the ASGI adapter read what ``WebSocket`` sends).
+
+    :param data: the bytes received so far.
+    """
+    if len(data) < 2:
+        return None
+    length, start = data[1] & 0x7F, 2
+    if length == 126:
+        length, start = int.from_bytes(data[2:4], 'big'), 4
+    elif length == 127:
+        length, start = int.from_bytes(data[2:10], 'big'), 10
+    mask = b''
+    if data[1] & 0x80:
+        mask, start = data[start : start + 4], start + 4
+    size = start + length
+    if len(data) < size:
+        return None
+    payload = data[start:size]
+    if mask:
+        payload = _unmask(payload, mask)
+    return bool(data[0] & 0x80), data[0] & 0x0F, payload, size
+
+
 def _close_payload(payload: bytes) -> bytes:
     """Check a client's close payload (RFC 6455 sections 5.5.1 and 7.4)
     and return the one to answer with: its status code."""
