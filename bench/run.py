@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Benchmark microdot's built-in server against its peers (stdlib only).
+"""Benchmark microdot's server and adapters against peers (stdlib only).
 
 Usage::
 
-    python3 bench/run.py                  # the full run, about 6 minutes
+    python3 bench/run.py                  # the full run, about 8 minutes
     python3 bench/run.py --quick          # 1 s runs, for development
     python3 bench/run.py --only microdot,aiohttp --no-mpy
 
@@ -60,8 +60,9 @@ STOP_TIMEOUT = 5.0
 # A target is a server to load: ``args`` follow the venv's python, split at
 # spaces after {apps} and {port} are filled in; ``serving`` names the process
 # whose RSS counts: 'main' (the one started) or 'worker' (its only child, as
-# under a gunicorn master). A new target (say an ASGI adapter under uvicorn)
-# is one more line.
+# under a gunicorn master). A new target is one more line; one that pairs
+# with a peer runs it with exactly the peer's server flags (the adapters'
+# targets: those of starlette-uvicorn and flask-gunicorn).
 Target = collections.namedtuple('Target', 'name args serving')
 UVICORN = (
     '-m uvicorn --app-dir {apps} --host 127.0.0.1 --port {port}'
@@ -79,9 +80,19 @@ TARGETS = [
         'main',
     ),
     Target(
+        'microdot-asgi-uvicorn',
+        UVICORN + ' --loop uvloop --http httptools microdot_asgi_app:app',
+        'main',
+    ),
+    Target(
         'starlette-uvicorn',
         UVICORN + ' --loop uvloop --http httptools starlette_app:app',
         'main',
+    ),
+    Target(
+        'microdot-wsgi-gunicorn',
+        GUNICORN + ' sync microdot_wsgi_app:app',
+        'worker',
     ),
     Target('flask-gunicorn', GUNICORN + ' sync flask_app:app', 'worker'),
     Target('aiohttp', '{apps}/aiohttp_app.py --port {port}', 'main'),
@@ -626,6 +637,7 @@ def verdict(ok):
 SPEED_GOALS = [
     ('microdot', 'aiohttp', 0.8),
     ('microdot-uvloop', 'starlette-uvicorn', 1.0),
+    ('microdot-asgi-uvicorn', 'starlette-uvicorn', 0.9),
 ]
 MEMORY_GOAL_MB = 1.0  # RSS above a bare `import asyncio` process
 MEMORY_TARGETS = ['microdot', 'microdot-uvloop']
@@ -744,6 +756,8 @@ def parse_args(argv):
     )
     parser.add_argument(
         '--only',
+        '--targets',
+        dest='only',
         default='',
         help='comma-separated servers: ' + ', '.join(t.name for t in TARGETS),
     )
