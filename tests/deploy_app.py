@@ -23,6 +23,8 @@ import asyncio
 import os
 import sys
 
+from adapterutil import add_json_form_routes
+
 from microdot import Microdot, Request, Response, abort
 from microdot.asgi import Microdot as ASGIMicrodot
 from microdot.session import Session, with_session
@@ -118,14 +120,7 @@ def add_basic_routes(app):
 
 def add_body_routes(app):
     """JSON, form, cookies, uploads read from ``request.stream``."""
-
-    @app.post('/json')
-    async def json_echo(request):
-        return {'echo': request.json}
-
-    @app.post('/form')
-    async def form(request):
-        return {k: request.form.getlist(k) for k in request.form}
+    add_json_form_routes(app)
 
     @app.route('/cookies/set')
     async def set_cookies(request):

@@ -20,6 +20,7 @@ import time
 import httpx
 import pytest
 import uvicorn
+from adapterutil import Limits
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect
 
@@ -184,23 +185,6 @@ async def seen_request(scope, *messages):
     return app.seen[0]
 
 
-class Limits:
-    """Set ``Request`` limits for a block, and restore them."""
-
-    def __init__(self, **limits):
-        self.limits = limits
-        self.saved = {}
-
-    def __enter__(self):
-        for name, value in self.limits.items():
-            self.saved[name] = getattr(Request, name)
-            setattr(Request, name, value)
-
-    def __exit__(self, *exc_info):
-        for name, value in self.saved.items():
-            setattr(Request, name, value)
-
-
 # -- routing and responses ----------------------------------------------------
 
 
@@ -334,41 +318,30 @@ async def test_header_with_crlf_is_500(capsys):
     assert 'ValueError: CR or LF in header' in capsys.readouterr().err
 
 
-async def test_default_content_type_text_gets_charset():
+@pytest.mark.parametrize(
+    'default_type, text, content_type',
+    [
+        ('text/html', '<p>', b'text/html; charset=UTF-8'),
+        ('application/xml', '<a/>', b'application/xml'),
+    ],
+    ids=['text_gets_charset', 'other_has_no_charset'],
+)
+async def test_default_content_type(default_type, text, content_type):
     app = Microdot()
 
     @app.route('/')
     async def index(request):
-        return '<p>'
+        return text
 
     saved = Response.default_content_type
-    Response.default_content_type = 'text/html'
+    Response.default_content_type = default_type
     try:
         sent = await call(app, http_scope('/'), Channel())
     finally:
         Response.default_content_type = saved
     assert sent[0] == start(200, [
-        (b'content-length', b'3'),
-        (b'content-type', b'text/html; charset=UTF-8'),
-    ])  # fmt: skip
-
-
-async def test_default_content_type_other_has_no_charset():
-    app = Microdot()
-
-    @app.route('/')
-    async def index(request):
-        return '<a/>'
-
-    saved = Response.default_content_type
-    Response.default_content_type = 'application/xml'
-    try:
-        sent = await call(app, http_scope('/'), Channel())
-    finally:
-        Response.default_content_type = saved
-    assert sent[0] == start(200, [
-        (b'content-length', b'4'),
-        (b'content-type', b'application/xml'),
+        (b'content-length', b'%d' % len(text)),
+        (b'content-type', content_type),
     ])  # fmt: skip
 
 
@@ -633,30 +606,24 @@ async def test_chunked_body_whole_over_limit_is_left_to_stream():
     assert app.pieces == [(10, 1)]
 
 
-async def test_chunked_body_over_max_content_length_in_stream_is_413():
+@pytest.mark.parametrize(
+    'max_body_length, pieces',
+    [(8, [(10, 1)]), (16, [])],
+    ids=['in_stream', 'read_ahead'],
+)
+async def test_chunked_body_over_max_content_length_is_413(
+    max_body_length, pieces
+):
     scope = http_scope(
         '/', 'POST', headers=[(b'transfer-encoding', b'chunked')]
     )
     app = stream_app(100)
     app.channel = Channel(request_message(b'0123456789', True),
                           request_message(b'0123456789'))  # fmt: skip
-    with Limits(max_body_length=8, max_content_length=12):
+    with Limits(max_body_length=max_body_length, max_content_length=12):
         sent = await call(app, scope, app.channel)
     assert sent == text_response('Content Too Large', 413)
-    assert app.pieces == [(10, 1)]
-
-
-async def test_chunked_body_over_max_content_length_read_ahead_is_413():
-    scope = http_scope(
-        '/', 'POST', headers=[(b'transfer-encoding', b'chunked')]
-    )
-    app = stream_app(100)
-    app.channel = Channel(request_message(b'0123456789', True),
-                          request_message(b'0123456789'))  # fmt: skip
-    with Limits(max_body_length=16, max_content_length=12):
-        sent = await call(app, scope, app.channel)
-    assert sent == text_response('Content Too Large', 413)
-    assert app.pieces == []
+    assert app.pieces == pieces
 
 
 async def test_stream_cut_short_is_400():
@@ -827,7 +794,9 @@ async def test_disconnect_during_stream_closes_async_generator():
         assert task.cancelling() == 0
 
 
-async def test_disconnect_during_stream_closes_sync_generator():
+def endless_app():
+    """An app whose ``/`` streams ``b'x'`` without end; the list it
+    returns with it gets ``True`` when the generator is closed."""
     app = Microdot()
     closed = []
 
@@ -842,26 +811,18 @@ async def test_disconnect_during_stream_closes_sync_generator():
 
         return generate()
 
+    return app, closed
+
+
+async def test_disconnect_during_stream_closes_sync_generator():
+    app, closed = endless_app()
     sent = await call(app, http_scope('/'), Channel(disconnect_after=3))
     assert sent == [start(200, [TEXT_TYPE]), chunk(b'x'), chunk(b'x')]
     assert closed == [True]
 
 
 async def test_send_error_stops_stream():
-    app = Microdot()
-    closed = []
-
-    @app.route('/')
-    async def index(request):
-        def generate():
-            try:
-                while True:
-                    yield b'x'
-            finally:
-                closed.append(True)
-
-        return generate()
-
+    app, closed = endless_app()
     channel = Channel()
 
     async def send(message):

@@ -121,40 +121,34 @@ def ws_connect(server, path):
 # -- routing ------------------------------------------------------------------
 
 
-def test_text(server):
-    res = request(server, 'GET', '/text')
-    assert res.status_code == 200
-    assert res.headers['content-type'] == TEXT_TYPE
-    assert res.headers['content-length'] == '13'
-    assert res.content == b'Hello, World!'
-
-
-def test_head_has_get_headers_and_no_body(server):
-    res = request(server, 'HEAD', '/text')
-    assert res.status_code == 200
-    assert res.headers['content-length'] == '13'
-    assert res.headers['content-type'] == TEXT_TYPE
-    assert res.content == b''
-
-
-def test_not_found(server):
-    res = request(server, 'GET', '/missing')
-    assert res.status_code == 404
-    assert res.content == b'Not Found'
-
-
-def test_method_not_allowed(server):
-    res = request(server, 'POST', '/text')
-    assert res.status_code == 405
-    assert res.headers['allow'] == 'GET, HEAD, OPTIONS'
-    assert res.content == b'Method Not Allowed'
-
-
-def test_automatic_options(server):
-    res = request(server, 'OPTIONS', '/text')
-    assert res.status_code == 200
-    assert res.headers['allow'] == 'GET, HEAD, OPTIONS'
-    assert res.content == b''
+@pytest.mark.parametrize(
+    'method, path, status, headers, content',
+    [
+        pytest.param('GET', '/text', 200,
+                     {'content-type': TEXT_TYPE, 'content-length': '13'},
+                     b'Hello, World!', id='text'),
+        pytest.param('HEAD', '/text', 200,
+                     {'content-length': '13', 'content-type': TEXT_TYPE},
+                     b'', id='head_has_get_headers_and_no_body'),
+        pytest.param('GET', '/missing', 404, {}, b'Not Found',
+                     id='not_found'),
+        pytest.param('POST', '/text', 405, {'allow': 'GET, HEAD, OPTIONS'},
+                     b'Method Not Allowed', id='method_not_allowed'),
+        pytest.param('OPTIONS', '/text', 200,
+                     {'allow': 'GET, HEAD, OPTIONS'}, b'',
+                     id='automatic_options'),
+        pytest.param('GET', '/sync', 200, {}, b'sync handler',
+                     id='sync_handler'),
+        pytest.param('GET', '/big', 200, {'content-length': '102400'},
+                     BIG_BODY, id='large_response_body'),
+    ],
+)  # fmt: skip
+def test_response(server, method, path, status, headers, content):
+    res = request(server, method, path)
+    assert res.status_code == status
+    for name, value in headers.items():
+        assert res.headers[name] == value
+    assert res.content == content
 
 
 def test_percent_encoded_path_and_query(server):
@@ -178,19 +172,6 @@ def test_request_carries_adapter_data(server):
     expected.update(client='127.0.0.1', scheme='http')
     res = request(server, 'GET', '/adapter')
     assert res.json() == expected
-
-
-def test_sync_handler(server):
-    res = request(server, 'GET', '/sync')
-    assert res.status_code == 200
-    assert res.content == b'sync handler'
-
-
-def test_large_response_body(server):
-    res = request(server, 'GET', '/big')
-    assert res.status_code == 200
-    assert res.headers['content-length'] == '102400'
-    assert res.content == BIG_BODY
 
 
 # -- request bodies -----------------------------------------------------------

@@ -25,9 +25,10 @@ import wsgiref.validate
 from wsgiref.util import setup_testing_defaults
 
 import pytest
+from adapterutil import Limits, add_json_form_routes
 from websockets.sync.client import connect
 
-from microdot import Request, Response
+from microdot import Response
 from microdot.sse import with_sse
 from microdot.websocket import WebSocket, encode_frame, with_websocket
 from microdot.wsgi import Microdot
@@ -149,23 +150,6 @@ def json_app():
         }
 
     return app
-
-
-class Limits:
-    """Set ``Request`` limits for a block, restoring them afterwards."""
-
-    def __init__(self, **limits):
-        self.limits = limits
-        self.saved = {}
-
-    def __enter__(self):
-        for name, value in self.limits.items():
-            self.saved[name] = getattr(Request, name)
-            setattr(Request, name, value)
-
-    def __exit__(self, *exc_info):
-        for name, value in self.saved.items():
-            setattr(Request, name, value)
 
 
 # -- routing, paths and query strings ----------------------------------------
@@ -352,14 +336,7 @@ def test_http_1_0_request():
 
 def body_app():
     app = Microdot()
-
-    @app.post('/json')
-    async def json_echo(request):
-        return {'echo': request.json}
-
-    @app.post('/form')
-    async def form(request):
-        return {k: request.form.getlist(k) for k in request.form}
+    add_json_form_routes(app)
 
     @app.post('/body')
     async def body(request):

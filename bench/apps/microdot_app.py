@@ -29,22 +29,10 @@ from microdot import Microdot  # noqa: E402
 
 IMPORT_HEAP = _allocated() - _before_import if _heap else -1
 
+from routes import add_routes  # noqa: E402
+
 app = Microdot()
-
-
-@app.route('/')
-async def hello(request):
-    return 'Hello, World!'
-
-
-@app.route('/json')
-async def hello_json(request):
-    return {'message': 'Hello, World!'}
-
-
-@app.route('/users/<int:id>')
-async def user(request, id):
-    return {'id': id}
+add_routes(app)
 
 
 @app.route('/heap')
