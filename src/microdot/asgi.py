@@ -29,6 +29,7 @@ from microdot.microdot import (
     Response,
     invoke_handler,
     parse_content_length,
+    read_exactly,
 )
 from microdot.microdot import Microdot as BaseMicrodot
 from microdot.websocket import BINARY, CLOSE, TEXT, decode_frame, encode_frame
@@ -314,14 +315,7 @@ class _BodyStream:
 
     async def readexactly(self, n: int) -> bytes:
         """Read exactly ``n`` bytes; ``EOFError`` if the body is shorter."""
-        parts = []
-        while n > 0:
-            data = await self.read(n)
-            if not data:
-                raise EOFError()
-            parts.append(data)
-            n -= len(data)
-        return b''.join(parts)
+        return await read_exactly(self, n)
 
     async def readline(self) -> bytes:
         """Read up to and including the next LF, or to the end."""

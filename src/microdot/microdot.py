@@ -847,6 +847,19 @@ def parse_form(body: bytes) -> MultiDict:
     return form
 
 
+async def read_exactly(stream: 'Any', n: int) -> bytes:
+    """Read exactly ``n`` bytes from ``stream``, whose ``read(n)`` may
+    return fewer; ``EOFError`` if the stream ends first."""
+    parts = []
+    while n > 0:
+        data = await stream.read(n)
+        if not data:
+            raise EOFError()
+        parts.append(data)
+        n -= len(data)
+    return b''.join(parts)
+
+
 class _BodyReader:
     """``request.stream`` for a body that arrives on a connection: reads
     return the body's bytes only, de-chunked when ``length`` is -1.
@@ -883,14 +896,7 @@ class _BodyReader:
 
     async def readexactly(self, n: int) -> bytes:
         """Read exactly ``n`` bytes; ``EOFError`` if the body is shorter."""
-        parts = []
-        while n > 0:
-            data = await self.read(n)
-            if not data:
-                raise EOFError()
-            parts.append(data)
-            n -= len(data)
-        return b''.join(parts)
+        return await read_exactly(self, n)
 
     async def readline(self) -> bytes:
         """Read up to and including the next LF, or to the end."""

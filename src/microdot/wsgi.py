@@ -107,6 +107,7 @@ from microdot.microdot import (  # noqa: E402
     Request,
     Response,
     parse_content_length,
+    read_exactly,
     reason_phrase,
 )
 from microdot.microdot import Microdot as BaseMicrodot  # noqa: E402
@@ -339,14 +340,7 @@ class _InputStream:
 
     async def readexactly(self, n: int) -> bytes:
         """Read exactly ``n`` bytes; ``EOFError`` if the body is shorter."""
-        parts = []
-        while n > 0:
-            data = await self.read(n)
-            if not data:
-                raise EOFError()
-            parts.append(data)
-            n -= len(data)
-        return b''.join(parts)
+        return await read_exactly(self, n)
 
     async def readline(self) -> bytes:
         """Read up to and including the next LF, or to the end."""
