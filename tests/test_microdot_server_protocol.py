@@ -52,6 +52,16 @@ def generate(items):
         yield item
 
 
+async def read_in_pieces(stream, n):
+    """``readexactly(n)`` until EOFError; the pieces joined with ``|``."""
+    parts = []
+    try:
+        while True:
+            parts.append(await stream.readexactly(n))
+    except EOFError:
+        return b'|'.join(parts)
+
+
 def make_app():
     app = serverutil.index_app('Hello, world!')
 
@@ -67,6 +77,10 @@ def make_app():
     async def stream(req):
         data = await serverutil.read_stream(req)
         return data, {'X-Body-Length': str(len(req.body))}
+
+    @app.post('/exactly/<int:n>')
+    async def exactly(req, n):
+        return await read_in_pieces(req.stream, n)
 
     @app.post('/ignore')
     async def ignore(req):
@@ -400,6 +414,17 @@ async def test_large_chunked_body_only_in_stream():
     )
     check_ok_body(res, payload)
     assert res.headers['x-body-length'] == '0'
+    check_hello(after)
+
+
+async def test_stream_readexactly_across_chunks_then_eof():
+    # 11 bytes in chunks of 5 and 6: reads of 4 cross the chunk edge, and
+    # the last 3 bytes are too few for a fourth read
+    chunks = b'5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n'
+    res, after = await with_max_body_length(
+        4, chunked_post('/exactly/4', chunks)
+    )
+    check_ok_body(res, b'hell|o wo')
     check_hello(after)
 
 
