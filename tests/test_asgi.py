@@ -38,6 +38,12 @@ from microdot.websocket import (
 
 TIMEOUT = 5  # seconds for one application call
 TEXT_TYPE = (b'content-type', b'text/plain; charset=UTF-8')
+JSON_TYPE = (b'content-type', b'application/json')
+BINARY_TYPE = (b'content-type', b'application/octet-stream')
+SSE_HEADERS = [
+    (b'content-type', b'text/event-stream'),
+    (b'cache-control', b'no-cache'),
+]
 
 
 # -- the fake server ----------------------------------------------------------
@@ -188,18 +194,23 @@ async def seen_request(scope, *messages):
 # -- routing and responses ----------------------------------------------------
 
 
-async def test_text_response():
+def hello_app():
+    """An application whose ``/`` route returns ``'Hello, World!'``."""
     app = Microdot()
 
     @app.route('/')
     async def index(request):
         return 'Hello, World!'
 
-    sent = await call(app, http_scope('/'), Channel())
-    assert sent == [
-        start(200, [(b'content-length', b'13'), TEXT_TYPE]),
-        body(b'Hello, World!'),
-    ]
+    return app
+
+
+HELLO_HEADERS = [(b'content-length', b'13'), TEXT_TYPE]
+
+
+async def test_text_response():
+    sent = await call(hello_app(), http_scope('/'), Channel())
+    assert sent == [start(200, HELLO_HEADERS), body(b'Hello, World!')]
 
 
 async def test_json_response():
@@ -211,13 +222,7 @@ async def test_json_response():
 
     sent = await call(app, http_scope('/users/42'), Channel())
     assert sent == [
-        start(
-            200,
-            [
-                (b'content-type', b'application/json'),
-                (b'content-length', b'9'),
-            ],
-        ),  # fmt: skip
+        start(200, [JSON_TYPE, (b'content-length', b'9')]),
         body(b'{"id":42}'),
     ]
 
@@ -251,17 +256,8 @@ async def test_sync_handler():
 
 
 async def test_head_sends_get_headers_without_body():
-    app = Microdot()
-
-    @app.route('/')
-    async def index(request):
-        return 'Hello, World!'
-
-    sent = await call(app, http_scope('/', 'HEAD'), Channel())
-    assert sent == [
-        start(200, [(b'content-length', b'13'), TEXT_TYPE]),
-        body(b''),
-    ]
+    sent = await call(hello_app(), http_scope('/', 'HEAD'), Channel())
+    assert sent == [start(200, HELLO_HEADERS), body(b'')]
 
 
 async def test_204_has_no_body_and_no_type():
@@ -476,7 +472,7 @@ async def test_no_client_addr_is_none():
 
 async def test_json_body():
     scope = http_scope('/', 'POST', headers=[
-        (b'content-type', b'application/json'),
+        JSON_TYPE,
         (b'content-length', b'8'),
     ])  # fmt: skip
     req = await seen_request(scope, request_message(b'{"a": 1}'))
@@ -711,7 +707,7 @@ async def test_streamed_async_generator():
 
     sent = await call(app, http_scope('/'), Channel())
     assert sent == [
-        start(200, [(b'content-type', b'application/octet-stream')]),
+        start(200, [BINARY_TYPE]),
         chunk(b'a'),
         chunk(b'b'),
         body(b''),
@@ -729,22 +725,13 @@ async def test_file_is_sent_in_buffer_size_chunks(tmp_path):
 
     sent = await call(app, http_scope('/'), Channel())
     data = path.read_bytes()
-    assert (
-        sent
-        == [
-            start(
-                200,
-                [
-                    (b'content-type', b'application/octet-stream'),
-                    (b'content-length', b'2560'),
-                ],
-            ),  # fmt: skip
-            chunk(data[:1024]),
-            chunk(data[1024:2048]),
-            chunk(data[2048:]),
-            body(b''),
-        ]
-    )
+    assert sent == [
+        start(200, [BINARY_TYPE, (b'content-length', b'2560')]),
+        chunk(data[:1024]),
+        chunk(data[1024:2048]),
+        chunk(data[2048:]),
+        body(b''),
+    ]
 
 
 async def test_head_of_streamed_response_closes_body_unsent():
@@ -937,13 +924,7 @@ async def test_sse_events_are_sent_one_by_one():
 
     sent = await call(app, http_scope('/events'), Channel())
     assert sent == [
-        start(
-            200,
-            [
-                (b'content-type', b'text/event-stream'),
-                (b'cache-control', b'no-cache'),
-            ],
-        ),  # fmt: skip
+        start(200, SSE_HEADERS),
         chunk(b'data: one\n\n'),
         chunk(b'event: e\ndata: two\n\n'),
         chunk(b'data: {"n":3}\n\n'),

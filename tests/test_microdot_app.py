@@ -18,6 +18,32 @@ def headers_of(res):
     return {name.lower(): res.headers[name] for name in res.headers}
 
 
+async def _ok(request):
+    return 'ok'
+
+
+async def _items(request):
+    return 'items'
+
+
+def _app_with_route(handler, rule, via='get', methods=None):
+    """An app whose only route is ``handler``, registered at ``rule`` with
+    the decorator named ``via`` (``route`` takes ``methods``)."""
+    app = Microdot()
+    if via == 'route':
+        app.route(rule, methods=methods)(handler)
+    else:
+        getattr(app, via)(rule)(handler)
+    return app
+
+
+async def _get_one(handler, rule='/', url=None):
+    """GET ``url`` (default: ``rule``) from an app whose only route is
+    ``handler`` at ``rule``."""
+    app = _app_with_route(handler, rule)
+    return await TestClient(app).get(rule if url is None else url)
+
+
 # ---------------------------------------------------------------------------
 # route() and the method decorators
 # ---------------------------------------------------------------------------
@@ -32,8 +58,7 @@ async def test_route_default_method_is_get():
 
     client = TestClient(app)
     res = await client.get('/')
-    assert res.status_code == 200
-    assert res.body == b'hello'
+    assert (res.status_code, res.body) == (200, b'hello')
     assert headers_of(res) == {
         'content-type': TEXT_PLAIN,
         'content-length': '5',
@@ -48,95 +73,65 @@ async def test_route_default_method_refuses_post():
         return 'hello'
 
     res = await TestClient(app).post('/')
-    assert res.status_code == 405
-    assert res.body == b'Method Not Allowed'
+    assert (res.status_code, res.body) == (405, b'Method Not Allowed')
     assert res.headers['Allow'] == 'GET, HEAD, OPTIONS'
 
 
-async def test_route_methods_list():
-    app = Microdot()
+async def _method_echo_client(url, methods):
+    """A client of an app whose route at ``url`` for ``methods`` answers
+    'method <METHOD>'; checks that GET and POST reach it."""
 
-    @app.route('/invoices', methods=['GET', 'POST'])
-    async def invoices(request):
+    async def echo(request):
         return 'method ' + request.method
 
-    client = TestClient(app)
-    res = await client.get('/invoices')
-    assert res.status_code == 200
-    assert res.body == b'method GET'
-    res = await client.post('/invoices')
-    assert res.status_code == 200
-    assert res.body == b'method POST'
+    client = TestClient(_app_with_route(echo, url, 'route', methods=methods))
+    res = await client.get(url)
+    assert (res.status_code, res.body) == (200, b'method GET')
+    res = await client.post(url)
+    assert (res.status_code, res.body) == (200, b'method POST')
+    return client
+
+
+async def test_route_methods_list():
+    client = await _method_echo_client('/invoices', ['GET', 'POST'])
     res = await client.put('/invoices')
     assert res.status_code == 405
     assert res.headers['Allow'] == 'GET, POST, HEAD, OPTIONS'
 
 
 async def test_route_methods_lower_case_accepted():
-    app = Microdot()
-
-    @app.route('/lower', methods=['get', 'post'])
-    async def lower(request):
-        return 'method ' + request.method
-
-    client = TestClient(app)
-    res = await client.get('/lower')
-    assert res.status_code == 200
-    assert res.body == b'method GET'
-    res = await client.post('/lower')
-    assert res.status_code == 200
-    assert res.body == b'method POST'
+    client = await _method_echo_client('/lower', ['get', 'post'])
     res = await client.request('OPTIONS', '/lower')
     assert res.headers['Allow'] == 'GET, POST, HEAD, OPTIONS'
 
 
 async def test_method_decorators():
     app = Microdot()
+    names = ('get', 'post', 'put', 'patch', 'delete')
 
-    @app.get('/thing')
-    async def get_thing(request):
-        return 'get'
+    def answer(name):
+        async def handler(request):
+            return name
 
-    @app.post('/thing')
-    async def post_thing(request):
-        return 'post'
+        return handler
 
-    @app.put('/thing')
-    async def put_thing(request):
-        return 'put'
-
-    @app.patch('/thing')
-    async def patch_thing(request):
-        return 'patch'
-
-    @app.delete('/thing')
-    async def delete_thing(request):
-        return 'delete'
+    for name in names:
+        getattr(app, name)('/thing')(answer(name))
 
     client = TestClient(app)
-    res = await client.get('/thing')
-    assert (res.status_code, res.body) == (200, b'get')
-    res = await client.post('/thing')
-    assert (res.status_code, res.body) == (200, b'post')
-    res = await client.put('/thing')
-    assert (res.status_code, res.body) == (200, b'put')
-    res = await client.patch('/thing')
-    assert (res.status_code, res.body) == (200, b'patch')
-    res = await client.delete('/thing')
-    assert (res.status_code, res.body) == (200, b'delete')
+    for name in names:
+        res = await getattr(client, name)('/thing')
+        assert (res.status_code, res.body) == (200, name.encode())
 
 
 async def test_method_decorator_only_accepts_its_method():
-    app = Microdot()
-
-    @app.put('/only-put')
     async def only_put(request):
         return 'put'
 
+    app = _app_with_route(only_put, '/only-put', 'put')
     client = TestClient(app)
     res = await client.get('/only-put')
-    assert res.status_code == 405
-    assert res.body == b'Method Not Allowed'
+    assert (res.status_code, res.body) == (405, b'Method Not Allowed')
     assert res.headers['Allow'] == 'PUT, OPTIONS'
 
 
@@ -186,27 +181,19 @@ def test_route_returns_original_function():
 
 
 async def test_async_handler():
-    app = Microdot()
-
-    @app.get('/async')
     async def async_handler(request):
         return 'async'
 
-    res = await TestClient(app).get('/async')
-    assert res.status_code == 200
-    assert res.body == b'async'
+    res = await _get_one(async_handler, '/async')
+    assert (res.status_code, res.body) == (200, b'async')
 
 
 async def test_sync_handler():
-    app = Microdot()
-
-    @app.get('/sync')
     def sync_handler(request):
         return 'sync'
 
-    res = await TestClient(app).get('/sync')
-    assert res.status_code == 200
-    assert res.body == b'sync'
+    res = await _get_one(sync_handler, '/sync')
+    assert (res.status_code, res.body) == (200, b'sync')
 
 
 async def test_sync_handler_with_url_args_and_hooks():
@@ -228,43 +215,37 @@ async def test_sync_handler_with_url_args_and_hooks():
         calls.append('after')
 
     res = await TestClient(app).get('/sync/41')
-    assert res.status_code == 200
-    assert res.body == b'n=42'
+    assert (res.status_code, res.body) == (200, b'n=42')
     assert calls == ['before', 'route', 'after']
 
 
-async def test_sync_handler_runs_in_other_thread_on_cpython():
+async def _handler_thread_is_loop_thread(is_async):
+    """GET a route with an async or a def handler; return whether the
+    handler ran in the test's (event loop) thread (CPython only)."""
     support.cpython_only()
     import threading
 
-    app = Microdot()
     seen = {}
 
-    @app.get('/sync')
     def sync_handler(request):
         seen['thread'] = threading.current_thread()
         return 'sync'
 
-    res = await TestClient(app).get('/sync')
+    async def async_handler(request):
+        return sync_handler(request)
+
+    handler = async_handler if is_async else sync_handler
+    res = await _get_one(handler)
     assert res.status_code == 200
-    assert seen['thread'] is not threading.current_thread()
+    return seen['thread'] is threading.current_thread()
+
+
+async def test_sync_handler_runs_in_other_thread_on_cpython():
+    assert not await _handler_thread_is_loop_thread(False)
 
 
 async def test_async_handler_runs_in_loop_thread_on_cpython():
-    support.cpython_only()
-    import threading
-
-    app = Microdot()
-    seen = {}
-
-    @app.get('/async')
-    async def async_handler(request):
-        seen['thread'] = threading.current_thread()
-        return 'async'
-
-    res = await TestClient(app).get('/async')
-    assert res.status_code == 200
-    assert seen['thread'] is threading.current_thread()
+    assert await _handler_thread_is_loop_thread(True)
 
 
 # ---------------------------------------------------------------------------
@@ -298,20 +279,15 @@ async def test_url_args_bound_by_name():
         return '%s-%d' % (b, a * 2)
 
     res = await TestClient(app).get('/pair/-3/x')
-    assert res.status_code == 200
-    assert res.body == b'x--6'
+    assert (res.status_code, res.body) == (200, b'x--6')
 
 
 async def test_url_int_arg_not_matching_gives_404():
-    app = Microdot()
-
-    @app.get('/users/<int:id>')
     async def user(request, id):
         return 'user'
 
-    res = await TestClient(app).get('/users/abc')
-    assert res.status_code == 404
-    assert res.body == b'Not Found'
+    res = await _get_one(user, '/users/<int:id>', '/users/abc')
+    assert (res.status_code, res.body) == (404, b'Not Found')
 
 
 # ---------------------------------------------------------------------------
@@ -329,8 +305,7 @@ async def test_head_served_by_get_route():
         return 'hello world', {'X-Custom': 'yes'}
 
     res = await TestClient(app).request('HEAD', '/page')
-    assert res.status_code == 200
-    assert res.body == b''
+    assert (res.status_code, res.body) == (200, b'')
     assert headers_of(res) == {
         'content-type': TEXT_PLAIN,
         'content-length': '11',
@@ -340,15 +315,12 @@ async def test_head_served_by_get_route():
 
 
 async def test_head_json_body_content_length():
-    app = Microdot()
-
-    @app.get('/data')
     async def data(request):
         return {'a': 1}
 
+    app = _app_with_route(data, '/data')
     res = await TestClient(app).request('HEAD', '/data')
-    assert res.status_code == 200
-    assert res.body == b''
+    assert (res.status_code, res.body) == (200, b'')
     assert headers_of(res) == {
         'content-type': 'application/json',
         'content-length': '7',
@@ -356,28 +328,19 @@ async def test_head_json_body_content_length():
 
 
 async def test_head_without_get_route_is_405():
-    app = Microdot()
-
-    @app.post('/submit')
     async def submit(request):
         return 'posted'
 
+    app = _app_with_route(submit, '/submit', 'post')
     res = await TestClient(app).request('HEAD', '/submit')
-    assert res.status_code == 405
-    assert res.body == b''
+    assert (res.status_code, res.body) == (405, b'')
     assert res.headers['Allow'] == 'POST, OPTIONS'
 
 
 async def test_automatic_options():
-    app = Microdot()
-
-    @app.route('/items', methods=['GET', 'POST'])
-    async def items(request):
-        return 'items'
-
+    app = _app_with_route(_items, '/items', 'route', methods=['GET', 'POST'])
     res = await TestClient(app).request('OPTIONS', '/items')
-    assert res.status_code == 200
-    assert res.body == b''
+    assert (res.status_code, res.body) == (200, b'')
     assert headers_of(res) == {
         'allow': 'GET, POST, HEAD, OPTIONS',
         'content-type': TEXT_PLAIN,
@@ -397,18 +360,15 @@ async def test_automatic_options_two_routes_same_url():
         return 'deleted'
 
     res = await TestClient(app).request('OPTIONS', '/items/3')
-    assert res.status_code == 200
-    assert res.body == b''
+    assert (res.status_code, res.body) == (200, b'')
     assert res.headers['Allow'] == 'GET, DELETE, HEAD, OPTIONS'
 
 
 async def test_automatic_options_without_get_has_no_head():
-    app = Microdot()
-
-    @app.route('/form', methods=['POST', 'PUT'])
     async def form(request):
         return 'form'
 
+    app = _app_with_route(form, '/form', 'route', methods=['POST', 'PUT'])
     res = await TestClient(app).request('OPTIONS', '/form')
     assert res.status_code == 200
     assert res.headers['Allow'] == 'POST, PUT, OPTIONS'
@@ -436,48 +396,36 @@ async def test_automatic_options_runs_after_request_handlers():
 
 
 async def test_automatic_options_unknown_path_is_404():
-    app = Microdot()
-
-    @app.get('/items')
-    async def items(request):
-        return 'items'
-
+    app = _app_with_route(_items, '/items')
     res = await TestClient(app).request('OPTIONS', '/other')
-    assert res.status_code == 404
-    assert res.body == b'Not Found'
+    assert (res.status_code, res.body) == (404, b'Not Found')
 
 
 async def test_explicit_options_route_called():
     app = Microdot()
 
-    @app.get('/items')
-    async def items(request):
-        return 'items'
+    app.get('/items')(_items)
 
     @app.route('/items', methods=['OPTIONS'])
     async def items_options(request):
         return 'custom options', 200, {'Allow': 'GET'}
 
     res = await TestClient(app).request('OPTIONS', '/items')
-    assert res.status_code == 200
-    assert res.body == b'custom options'
+    assert (res.status_code, res.body) == (200, b'custom options')
     assert res.headers['Allow'] == 'GET'
 
 
 async def test_405_allow_and_body():
     app = Microdot()
 
-    @app.get('/items')
-    async def get_items(request):
-        return 'items'
+    app.get('/items')(_items)
 
     @app.patch('/items')
     async def patch_items(request):
         return 'patched'
 
     res = await TestClient(app).post('/items')
-    assert res.status_code == 405
-    assert res.body == b'Method Not Allowed'
+    assert (res.status_code, res.body) == (405, b'Method Not Allowed')
     assert headers_of(res) == {
         'allow': 'GET, PATCH, HEAD, OPTIONS',
         'content-type': TEXT_PLAIN,
@@ -486,15 +434,8 @@ async def test_405_allow_and_body():
 
 
 async def test_404():
-    app = Microdot()
-
-    @app.get('/items')
-    async def items(request):
-        return 'items'
-
-    res = await TestClient(app).get('/nothing-here')
-    assert res.status_code == 404
-    assert res.body == b'Not Found'
+    res = await _get_one(_items, '/items', '/nothing-here')
+    assert (res.status_code, res.body) == (404, b'Not Found')
     assert headers_of(res) == {
         'content-type': TEXT_PLAIN,
         'content-length': '9',
@@ -502,15 +443,8 @@ async def test_404():
 
 
 async def test_404_trailing_slash_significant():
-    app = Microdot()
-
-    @app.get('/items')
-    async def items(request):
-        return 'items'
-
-    res = await TestClient(app).get('/items/')
-    assert res.status_code == 404
-    assert res.body == b'Not Found'
+    res = await _get_one(_items, '/items', '/items/')
+    assert (res.status_code, res.body) == (404, b'Not Found')
 
 
 # ---------------------------------------------------------------------------
@@ -536,8 +470,7 @@ async def test_before_request_runs_in_order():
         return 'ok'
 
     res = await TestClient(app).get('/')
-    assert res.status_code == 200
-    assert res.body == b'ok'
+    assert (res.status_code, res.body) == (200, b'ok')
     assert calls == ['first', 'second', 'route']
 
 
@@ -564,8 +497,7 @@ async def test_before_request_return_short_circuits():
         calls.append('after %d' % response.status_code)
 
     res = await TestClient(app).get('/')
-    assert res.status_code == 401
-    assert res.body == b'Unauthorized'
+    assert (res.status_code, res.body) == (401, b'Unauthorized')
     assert calls == ['stop', 'after 401']
 
 
@@ -581,8 +513,7 @@ async def test_before_request_sets_g():
         return 'user ' + request.g.user
 
     res = await TestClient(app).get('/')
-    assert res.status_code == 200
-    assert res.body == b'user susan'
+    assert (res.status_code, res.body) == (200, b'user susan')
 
 
 async def test_before_request_exception_goes_to_error_handler():
@@ -604,8 +535,7 @@ async def test_before_request_exception_goes_to_error_handler():
         return 'value error', 400
 
     res = await TestClient(app).get('/')
-    assert res.status_code == 400
-    assert res.body == b'value error'
+    assert (res.status_code, res.body) == (400, b'value error')
     assert calls == ['handler bad']
 
 
@@ -616,17 +546,14 @@ async def test_before_request_abort_goes_to_status_handler():
     async def forbid(request):
         abort(403)
 
-    @app.get('/')
-    async def index(request):
-        return 'ok'
+    app.get('/')(_ok)
 
     @app.errorhandler(403)
     async def forbidden(request):
         return 'custom forbidden', 403
 
     res = await TestClient(app).get('/')
-    assert res.status_code == 403
-    assert res.body == b'custom forbidden'
+    assert (res.status_code, res.body) == (403, b'custom forbidden')
 
 
 # ---------------------------------------------------------------------------
@@ -668,8 +595,7 @@ async def test_after_request_replaces_response():
         return Response('replaced', 202, {'X-New': '1'})
 
     res = await TestClient(app).get('/')
-    assert res.status_code == 202
-    assert res.body == b'replaced'
+    assert (res.status_code, res.body) == (202, b'replaced')
     assert headers_of(res) == {
         'x-new': '1',
         'content-type': TEXT_PLAIN,
@@ -689,8 +615,7 @@ async def test_after_request_returning_none_keeps_response():
         response.headers['X-Seen'] = 'yes'
 
     res = await TestClient(app).get('/')
-    assert res.status_code == 201
-    assert res.body == b'original'
+    assert (res.status_code, res.body) == (201, b'original')
     assert res.headers['X-Seen'] == 'yes'
 
 
@@ -698,9 +623,7 @@ async def test_after_request_runs_in_registration_order():
     app = Microdot()
     calls = []
 
-    @app.get('/')
-    async def index(request):
-        return 'ok'
+    app.get('/')(_ok)
 
     @app.after_request
     async def first(request, response):
@@ -720,9 +643,7 @@ async def test_after_request_not_run_for_404():
     app = Microdot()
     calls = []
 
-    @app.get('/')
-    async def index(request):
-        return 'ok'
+    app.get('/')(_ok)
 
     @app.after_request
     async def after(request, response):
@@ -754,8 +675,7 @@ async def test_after_request_not_run_for_exception():
         return 'handled', 400
 
     res = await TestClient(app).get('/')
-    assert res.status_code == 400
-    assert res.body == b'handled'
+    assert (res.status_code, res.body) == (400, b'handled')
     assert calls == []
 
 
@@ -794,9 +714,7 @@ async def test_request_after_request_runs_after_app_handlers():
 def _error_recording_app(calls):
     app = Microdot()
 
-    @app.get('/ok')
-    async def ok(request):
-        return 'ok'
+    app.get('/ok')(_ok)
 
     @app.get('/boom')
     async def boom(request):
@@ -817,8 +735,7 @@ def _error_recording_app(calls):
 async def test_after_error_request_runs_for_default_404():
     calls = []
     res = await TestClient(_error_recording_app(calls)).get('/missing')
-    assert res.status_code == 404
-    assert res.body == b'Not Found'
+    assert (res.status_code, res.body) == (404, b'Not Found')
     assert res.headers['X-Error'] == 'seen'
     assert calls == [404]
 
@@ -826,8 +743,7 @@ async def test_after_error_request_runs_for_default_404():
 async def test_after_error_request_runs_for_default_405():
     calls = []
     res = await TestClient(_error_recording_app(calls)).post('/ok')
-    assert res.status_code == 405
-    assert res.body == b'Method Not Allowed'
+    assert (res.status_code, res.body) == (405, b'Method Not Allowed')
     assert res.headers['X-Error'] == 'seen'
     assert res.headers['Allow'] == 'GET, HEAD, OPTIONS'
     assert calls == [405]
@@ -837,8 +753,7 @@ async def test_after_error_request_runs_for_default_500():
     calls = []
     app = _error_recording_app(calls)
     res = await _get_capturing_stderr(TestClient(app), '/boom')
-    assert res.status_code == 500
-    assert res.body == b'Internal Server Error'
+    assert (res.status_code, res.body) == (500, b'Internal Server Error')
     assert res.headers['X-Error'] == 'seen'
     assert calls == [500]
 
@@ -848,8 +763,7 @@ async def test_after_error_request_runs_for_default_400_invalid_json():
     res = await TestClient(_error_recording_app(calls)).post(
         '/json', headers={'Content-Type': 'application/json'}, body='{nope'
     )
-    assert res.status_code == 400
-    assert res.body == b'Bad Request'
+    assert (res.status_code, res.body) == (400, b'Bad Request')
     assert res.headers['X-Error'] == 'seen'
     assert calls == [400]
 
@@ -857,8 +771,7 @@ async def test_after_error_request_runs_for_default_400_invalid_json():
 async def test_after_error_request_runs_for_400_bad_path_escape():
     calls = []
     res = await TestClient(_error_recording_app(calls)).get('/%zz')
-    assert res.status_code == 400
-    assert res.body == b'Bad Request'
+    assert (res.status_code, res.body) == (400, b'Bad Request')
     assert res.headers['X-Error'] == 'seen'
     assert calls == [400]
 
@@ -876,8 +789,7 @@ async def test_after_error_request_runs_for_errorhandler_response():
         seen.append(response.body)
 
     res = await TestClient(app).get('/missing')
-    assert res.status_code == 404
-    assert res.body == b'custom missing'
+    assert (res.status_code, res.body) == (404, b'custom missing')
     assert seen == [b'custom missing']
 
 
@@ -889,15 +801,13 @@ async def test_after_error_request_replaces_response():
         return Response('replaced error', 418)
 
     res = await TestClient(app).get('/missing')
-    assert res.status_code == 418
-    assert res.body == b'replaced error'
+    assert (res.status_code, res.body) == (418, b'replaced error')
 
 
 async def test_after_error_request_not_run_for_success():
     calls = []
     res = await TestClient(_error_recording_app(calls)).get('/ok')
-    assert res.status_code == 200
-    assert res.body == b'ok'
+    assert (res.status_code, res.body) == (200, b'ok')
     assert 'X-Error' not in res.headers
     assert calls == []
 
@@ -907,47 +817,60 @@ async def test_after_error_request_not_run_for_success():
 # ---------------------------------------------------------------------------
 
 
-async def _get_capturing_stderr(client, path):
-    """GET ``path``; on CPython keep the printed traceback off the output."""
+async def _get_and_stderr(client, path):
+    """GET ``path``; return the response and what was printed to stderr
+    meanwhile (CPython; None on MicroPython, where stderr is left alone)."""
     if support.IS_MICROPYTHON:
-        return await client.get(path)
+        return await client.get(path), None
     import io
 
     saved = sys.stderr
     sys.stderr = io.StringIO()
     try:
-        return await client.get(path)
+        res = await client.get(path)
+        return res, sys.stderr.getvalue()
     finally:
         sys.stderr = saved
 
 
-async def test_errorhandler_404():
-    app = Microdot()
+async def _get_capturing_stderr(client, path):
+    """GET ``path``; on CPython keep the printed traceback off the output."""
+    return (await _get_and_stderr(client, path))[0]
 
-    @app.errorhandler(404)
+
+async def _get_missing_with_404_handler(handler, quiet=False):
+    """GET an unknown URL from an app whose only handler is ``handler``
+    registered with ``errorhandler(404)``."""
+    app = Microdot()
+    app.errorhandler(404)(handler)
+    if quiet:
+        return await _get_capturing_stderr(TestClient(app), '/missing')
+    return await TestClient(app).get('/missing')
+
+
+async def test_errorhandler_404():
     async def not_found(request):
         return {'error': 'resource not found'}, 404
 
-    res = await TestClient(app).get('/missing')
-    assert res.status_code == 404
-    assert res.body == b'{"error":"resource not found"}'
+    res = await _get_missing_with_404_handler(not_found)
+    assert (res.status_code, res.body) == (
+        404,
+        b'{"error":"resource not found"}',
+    )
     assert res.headers['Content-Type'] == 'application/json'
 
 
 async def test_errorhandler_405_keeps_allow():
     app = Microdot()
 
-    @app.get('/only-get')
-    async def only_get(request):
-        return 'ok'
+    app.get('/only-get')(_ok)
 
     @app.errorhandler(405)
     async def not_allowed(request):
         return 'custom not allowed', 405
 
     res = await TestClient(app).delete('/only-get')
-    assert res.status_code == 405
-    assert res.body == b'custom not allowed'
+    assert (res.status_code, res.body) == (405, b'custom not allowed')
     assert res.headers['Allow'] == 'GET, HEAD, OPTIONS'
 
 
@@ -963,8 +886,17 @@ async def test_errorhandler_500_for_unhandled_exception():
         return 'custom 500', 500
 
     res = await _get_capturing_stderr(TestClient(app), '/boom')
-    assert res.status_code == 500
-    assert res.body == b'custom 500'
+    assert (res.status_code, res.body) == (500, b'custom 500')
+
+
+async def _post_11_bytes_over_limit_10(app):
+    """POST 11 bytes to /upload with Request.max_content_length at 10."""
+    saved = Request.max_content_length
+    Request.max_content_length = 10
+    try:
+        return await TestClient(app).post('/upload', body=b'x' * 11)
+    finally:
+        Request.max_content_length = saved
 
 
 async def test_errorhandler_413_content_length_over_limit():
@@ -980,14 +912,8 @@ async def test_errorhandler_413_content_length_over_limit():
     async def too_large(request):
         return 'custom too large', 413
 
-    saved = Request.max_content_length
-    Request.max_content_length = 10
-    try:
-        res = await TestClient(app).post('/upload', body=b'x' * 11)
-    finally:
-        Request.max_content_length = saved
-    assert res.status_code == 413
-    assert res.body == b'custom too large'
+    res = await _post_11_bytes_over_limit_10(app)
+    assert (res.status_code, res.body) == (413, b'custom too large')
     assert calls == []
 
 
@@ -998,14 +924,8 @@ async def test_default_413_content_length_over_limit():
     async def upload(request):
         return 'uploaded'
 
-    saved = Request.max_content_length
-    Request.max_content_length = 10
-    try:
-        res = await TestClient(app).post('/upload', body=b'x' * 11)
-    finally:
-        Request.max_content_length = saved
-    assert res.status_code == 413
-    assert res.body == b'Content Too Large'
+    res = await _post_11_bytes_over_limit_10(app)
+    assert (res.status_code, res.body) == (413, b'Content Too Large')
 
 
 async def test_errorhandler_400_invalid_json():
@@ -1022,8 +942,7 @@ async def test_errorhandler_400_invalid_json():
     res = await TestClient(app).post(
         '/json', headers={'Content-Type': 'application/json'}, body='{nope'
     )
-    assert res.status_code == 400
-    assert res.body == b'custom bad request'
+    assert (res.status_code, res.body) == (400, b'custom bad request')
 
 
 def _exception_class_app():
@@ -1059,20 +978,17 @@ def _exception_class_app():
 
 async def test_errorhandler_exact_class_wins():
     res = await TestClient(_exception_class_app()).get('/key')
-    assert res.status_code == 500
-    assert res.body == b'KeyError'
+    assert (res.status_code, res.body) == (500, b'KeyError')
 
 
 async def test_errorhandler_nearest_parent_class_wins():
     res = await TestClient(_exception_class_app()).get('/index')
-    assert res.status_code == 500
-    assert res.body == b'LookupError'
+    assert (res.status_code, res.body) == (500, b'LookupError')
 
 
 async def test_errorhandler_base_class_catches_the_rest():
     res = await TestClient(_exception_class_app()).get('/runtime')
-    assert res.status_code == 500
-    assert res.body == b'Exception'
+    assert (res.status_code, res.body) == (500, b'Exception')
 
 
 async def test_errorhandler_receives_exception_object():
@@ -1089,35 +1005,21 @@ async def test_errorhandler_receives_exception_object():
         return {'error': str(exc)}, 500
 
     res = await TestClient(app).get('/')
-    assert res.status_code == 500
-    assert res.body == b'{"error":"division by zero here"}'
+    assert (res.status_code, res.body) == (
+        500,
+        b'{"error":"division by zero here"}',
+    )
     assert len(seen) == 1
     assert isinstance(seen[0], ZeroDivisionError)
 
 
 async def test_unhandled_exception_default_500():
-    app = Microdot()
-
-    @app.get('/boom')
     async def boom(request):
         raise RuntimeError('kaboom-marker')
 
-    client = TestClient(app)
-    if support.IS_MICROPYTHON:
-        res = await client.get('/boom')
-        output = None
-    else:
-        import io
-
-        saved = sys.stderr
-        sys.stderr = io.StringIO()
-        try:
-            res = await client.get('/boom')
-            output = sys.stderr.getvalue()
-        finally:
-            sys.stderr = saved
-    assert res.status_code == 500
-    assert res.body == b'Internal Server Error'
+    app = _app_with_route(boom, '/boom')
+    res, output = await _get_and_stderr(TestClient(app), '/boom')
+    assert (res.status_code, res.body) == (500, b'Internal Server Error')
     assert headers_of(res) == {
         'content-type': TEXT_PLAIN,
         'content-length': '21',
@@ -1135,20 +1037,15 @@ async def test_unhandled_exception_in_sync_handler_default_500():
         raise RuntimeError('sync boom')
 
     res = await _get_capturing_stderr(TestClient(app), '/boom')
-    assert res.status_code == 500
-    assert res.body == b'Internal Server Error'
+    assert (res.status_code, res.body) == (500, b'Internal Server Error')
 
 
 async def test_errorhandler_for_status_that_raises_gives_500():
-    app = Microdot()
-
-    @app.errorhandler(404)
     async def broken(request):
         raise RuntimeError('handler failed')
 
-    res = await _get_capturing_stderr(TestClient(app), '/missing')
-    assert res.status_code == 500
-    assert res.body == b'Internal Server Error'
+    res = await _get_missing_with_404_handler(broken, quiet=True)
+    assert (res.status_code, res.body) == (500, b'Internal Server Error')
 
 
 async def test_errorhandler_for_exception_that_raises_gives_500():
@@ -1163,32 +1060,23 @@ async def test_errorhandler_for_exception_that_raises_gives_500():
         raise RuntimeError('second')
 
     res = await _get_capturing_stderr(TestClient(app), '/')
-    assert res.status_code == 500
-    assert res.body == b'Internal Server Error'
+    assert (res.status_code, res.body) == (500, b'Internal Server Error')
 
 
 async def test_errorhandler_tuple_body_status():
-    app = Microdot()
-
-    @app.errorhandler(404)
     async def not_found(request):
         return 'gone away', 410
 
-    res = await TestClient(app).get('/missing')
-    assert res.status_code == 410
-    assert res.body == b'gone away'
+    res = await _get_missing_with_404_handler(not_found)
+    assert (res.status_code, res.body) == (410, b'gone away')
 
 
 async def test_errorhandler_tuple_body_status_headers():
-    app = Microdot()
-
-    @app.errorhandler(404)
     async def not_found(request):
         return 'missing', 404, {'X-Why': 'nothing here'}
 
-    res = await TestClient(app).get('/missing')
-    assert res.status_code == 404
-    assert res.body == b'missing'
+    res = await _get_missing_with_404_handler(not_found)
+    assert (res.status_code, res.body) == (404, b'missing')
     assert headers_of(res) == {
         'x-why': 'nothing here',
         'content-type': TEXT_PLAIN,
@@ -1197,89 +1085,61 @@ async def test_errorhandler_tuple_body_status_headers():
 
 
 async def test_errorhandler_tuple_status_only():
-    app = Microdot()
-
-    @app.errorhandler(404)
     async def not_found(request):
         return (418,)
 
-    res = await TestClient(app).get('/missing')
-    assert res.status_code == 418
-    assert res.body == b''
+    res = await _get_missing_with_404_handler(not_found)
+    assert (res.status_code, res.body) == (418, b'')
 
 
 async def test_errorhandler_tuple_status_headers():
-    app = Microdot()
-
-    @app.errorhandler(404)
     async def not_found(request):
         return 503, {'Retry-After': '10'}
 
-    res = await TestClient(app).get('/missing')
-    assert res.status_code == 503
-    assert res.body == b''
+    res = await _get_missing_with_404_handler(not_found)
+    assert (res.status_code, res.body) == (503, b'')
     assert res.headers['Retry-After'] == '10'
 
 
 async def test_errorhandler_sync_function():
-    app = Microdot()
-
-    @app.errorhandler(404)
     def not_found(request):
         return 'sync handler', 404
 
-    res = await TestClient(app).get('/missing')
-    assert res.status_code == 404
-    assert res.body == b'sync handler'
+    res = await _get_missing_with_404_handler(not_found)
+    assert (res.status_code, res.body) == (404, b'sync handler')
 
 
 async def test_abort_module_function():
-    app = Microdot()
-
-    @app.get('/')
     async def index(request):
         abort(404)
         return 'not reached'
 
-    res = await TestClient(app).get('/')
-    assert res.status_code == 404
-    assert res.body == b'Not Found'
+    res = await _get_one(index)
+    assert (res.status_code, res.body) == (404, b'Not Found')
 
 
 async def test_abort_module_function_with_reason():
-    app = Microdot()
-
-    @app.get('/')
     async def index(request):
         abort(401, 'log in first')
 
-    res = await TestClient(app).get('/')
-    assert res.status_code == 401
-    assert res.body == b'log in first'
+    res = await _get_one(index)
+    assert (res.status_code, res.body) == (401, b'log in first')
 
 
 async def test_abort_microdot_static_method():
-    app = Microdot()
-
-    @app.get('/')
     async def index(request):
         Microdot.abort(403)
 
-    res = await TestClient(app).get('/')
-    assert res.status_code == 403
-    assert res.body == b'Forbidden'
+    res = await _get_one(index)
+    assert (res.status_code, res.body) == (403, b'Forbidden')
 
 
 async def test_abort_microdot_static_method_with_reason():
-    app = Microdot()
-
-    @app.get('/')
     def index(request):
         request.app.abort(409, 'already exists')
 
-    res = await TestClient(app).get('/')
-    assert res.status_code == 409
-    assert res.body == b'already exists'
+    res = await _get_one(index)
+    assert (res.status_code, res.body) == (409, b'already exists')
 
 
 async def test_abort_passes_through_errorhandler():
@@ -1294,8 +1154,7 @@ async def test_abort_passes_through_errorhandler():
         return 'custom 406', 406
 
     res = await TestClient(app).get('/')
-    assert res.status_code == 406
-    assert res.body == b'custom 406'
+    assert (res.status_code, res.body) == (406, b'custom 406')
 
 
 # ---------------------------------------------------------------------------
@@ -1337,16 +1196,14 @@ async def test_mount_url_prefix_without_slash_is_404():
     app = Microdot()
     app.mount(_customers_app(), url_prefix='/customers')
     res = await TestClient(app).get('/customers')
-    assert res.status_code == 404
-    assert res.body == b'Not Found'
+    assert (res.status_code, res.body) == (404, b'Not Found')
 
 
 async def test_mount_without_prefix():
     app = Microdot()
     app.mount(_customers_app())
     res = await TestClient(app).get('/7')
-    assert res.status_code == 200
-    assert res.body == b'customer 7'
+    assert (res.status_code, res.body) == (200, b'customer 7')
 
 
 async def test_mount_sub_sub_app_routes():
@@ -1361,8 +1218,7 @@ async def test_mount_sub_sub_app_routes():
     app = Microdot()
     app.mount(sub, url_prefix='/sub')
     res = await TestClient(app).get('/sub/inner/x')
-    assert res.status_code == 200
-    assert res.body == b'inner x'
+    assert (res.status_code, res.body) == (200, b'inner x')
 
 
 async def test_request_url_prefix_subapp_and_route():
@@ -1430,8 +1286,7 @@ async def test_mount_redirect_relative_to_url_prefix():
     app = Microdot()
     app.mount(sub, url_prefix='/shop')
     res = await TestClient(app).get('/shop/old')
-    assert res.status_code == 302
-    assert res.body == b''
+    assert (res.status_code, res.body) == (302, b'')
     assert res.headers['Location'] == '/shop/new'
 
 
@@ -1511,13 +1366,20 @@ def _parent_with_hooks(calls):
     return app
 
 
-async def test_mount_not_local_copies_request_handlers_to_parent():
+async def _mounted_get(path, local=False, quiet=False):
+    """GET ``path`` from ``_parent_with_hooks`` with ``_sub_with_hooks`` at
+    /sub; return the response and the recorded calls."""
     calls = []
     app = _parent_with_hooks(calls)
-    app.mount(_sub_with_hooks(calls), url_prefix='/sub')
-    res = await TestClient(app).get('/root')
-    assert res.status_code == 200
-    assert res.body == b'root'
+    app.mount(_sub_with_hooks(calls), url_prefix='/sub', local=local)
+    if quiet:
+        return await _get_capturing_stderr(TestClient(app), path), calls
+    return await TestClient(app).get(path), calls
+
+
+async def test_mount_not_local_copies_request_handlers_to_parent():
+    res, calls = await _mounted_get('/root')
+    assert (res.status_code, res.body) == (200, b'root')
     assert calls == [
         'parent before',
         'sub before',
@@ -1528,31 +1390,19 @@ async def test_mount_not_local_copies_request_handlers_to_parent():
 
 
 async def test_mount_not_local_copies_status_handlers_to_parent():
-    calls = []
-    app = _parent_with_hooks(calls)
-    app.mount(_sub_with_hooks(calls), url_prefix='/sub')
-    res = await TestClient(app).get('/missing')
-    assert res.status_code == 404
-    assert res.body == b'sub not found'
+    res, calls = await _mounted_get('/missing')
+    assert (res.status_code, res.body) == (404, b'sub not found')
     assert calls == ['parent after error', 'sub after error']
 
 
 async def test_mount_not_local_copies_exception_handlers_to_parent():
-    calls = []
-    app = _parent_with_hooks(calls)
-    app.mount(_sub_with_hooks(calls), url_prefix='/sub')
-    res = await TestClient(app).get('/root-fail')
-    assert res.status_code == 400
-    assert res.body == b'sub value error'
+    res, calls = await _mounted_get('/root-fail')
+    assert (res.status_code, res.body) == (400, b'sub value error')
 
 
 async def test_mount_not_local_sub_route_runs_all_handlers():
-    calls = []
-    app = _parent_with_hooks(calls)
-    app.mount(_sub_with_hooks(calls), url_prefix='/sub')
-    res = await TestClient(app).get('/sub/x')
-    assert res.status_code == 200
-    assert res.body == b'sub x'
+    res, calls = await _mounted_get('/sub/x')
+    assert (res.status_code, res.body) == (200, b'sub x')
     assert calls == [
         'parent before',
         'sub before',
@@ -1563,22 +1413,14 @@ async def test_mount_not_local_sub_route_runs_all_handlers():
 
 
 async def test_mount_local_parent_route_skips_sub_handlers():
-    calls = []
-    app = _parent_with_hooks(calls)
-    app.mount(_sub_with_hooks(calls), url_prefix='/sub', local=True)
-    res = await TestClient(app).get('/root')
-    assert res.status_code == 200
-    assert res.body == b'root'
+    res, calls = await _mounted_get('/root', local=True)
+    assert (res.status_code, res.body) == (200, b'root')
     assert calls == ['parent before', 'root route', 'parent after']
 
 
 async def test_mount_local_sub_route_order():
-    calls = []
-    app = _parent_with_hooks(calls)
-    app.mount(_sub_with_hooks(calls), url_prefix='/sub', local=True)
-    res = await TestClient(app).get('/sub/x')
-    assert res.status_code == 200
-    assert res.body == b'sub x'
+    res, calls = await _mounted_get('/sub/x', local=True)
+    assert (res.status_code, res.body) == (200, b'sub x')
     assert calls == [
         'parent before',
         'sub before',
@@ -1616,8 +1458,7 @@ async def test_mount_local_nested_order():
     sub.mount(inner, url_prefix='/inner', local=True)
     app.mount(sub, url_prefix='/sub', local=True)
     res = await TestClient(app).get('/sub/inner/x')
-    assert res.status_code == 200
-    assert res.body == b'x'
+    assert (res.status_code, res.body) == (200, b'x')
     assert calls == [
         'app before',
         'sub before',
@@ -1655,12 +1496,8 @@ async def test_mount_local_request_after_request_runs_last():
 
 
 async def test_mount_local_sub_error_handler_for_sub_route():
-    calls = []
-    app = _parent_with_hooks(calls)
-    app.mount(_sub_with_hooks(calls), url_prefix='/sub', local=True)
-    res = await TestClient(app).get('/sub/fail')
-    assert res.status_code == 400
-    assert res.body == b'sub value error'
+    res, calls = await _mounted_get('/sub/fail', local=True)
+    assert (res.status_code, res.body) == (400, b'sub value error')
     assert calls == [
         'parent before',
         'sub before',
@@ -1670,21 +1507,13 @@ async def test_mount_local_sub_error_handler_for_sub_route():
 
 
 async def test_mount_local_sub_status_handler_for_sub_route_abort():
-    calls = []
-    app = _parent_with_hooks(calls)
-    app.mount(_sub_with_hooks(calls), url_prefix='/sub', local=True)
-    res = await TestClient(app).get('/sub/abort')
-    assert res.status_code == 404
-    assert res.body == b'sub not found'
+    res, calls = await _mounted_get('/sub/abort', local=True)
+    assert (res.status_code, res.body) == (404, b'sub not found')
 
 
 async def test_mount_local_parent_error_handler_for_sub_route():
-    calls = []
-    app = _parent_with_hooks(calls)
-    app.mount(_sub_with_hooks(calls), url_prefix='/sub', local=True)
-    res = await TestClient(app).get('/sub/fail-key')
-    assert res.status_code == 400
-    assert res.body == b'parent key error'
+    res, calls = await _mounted_get('/sub/fail-key', local=True)
+    assert (res.status_code, res.body) == (400, b'parent key error')
 
 
 async def test_mount_local_sub_error_handler_not_for_parent_route():
@@ -1697,28 +1526,19 @@ async def test_mount_local_sub_error_handler_not_for_parent_route():
 
     app.mount(_sub_with_hooks(calls), url_prefix='/sub', local=True)
     res = await TestClient(app).get('/root-fail')
-    assert res.status_code == 400
-    assert res.body == b'parent value error'
+    assert (res.status_code, res.body) == (400, b'parent value error')
     assert calls == ['parent before', 'parent after error']
 
 
 async def test_mount_local_sub_error_handler_not_for_unknown_url():
-    calls = []
-    app = _parent_with_hooks(calls)
-    app.mount(_sub_with_hooks(calls), url_prefix='/sub', local=True)
-    res = await TestClient(app).get('/missing')
-    assert res.status_code == 404
-    assert res.body == b'Not Found'
+    res, calls = await _mounted_get('/missing', local=True)
+    assert (res.status_code, res.body) == (404, b'Not Found')
     assert calls == ['parent after error']
 
 
 async def test_mount_local_unhandled_in_parent_route_default_500():
-    calls = []
-    app = _parent_with_hooks(calls)
-    app.mount(_sub_with_hooks(calls), url_prefix='/sub', local=True)
-    res = await _get_capturing_stderr(TestClient(app), '/root-fail')
-    assert res.status_code == 500
-    assert res.body == b'Internal Server Error'
+    res, calls = await _mounted_get('/root-fail', local=True, quiet=True)
+    assert (res.status_code, res.body) == (500, b'Internal Server Error')
 
 
 # ---------------------------------------------------------------------------
@@ -1749,12 +1569,10 @@ def test_find_route_unknown_path():
 
 
 async def test_explicit_head_route_is_used_for_head():
-    app = Microdot()
-
-    @app.route('/h', methods=['HEAD'])
     async def head_only(request):
         return '', 200, {'X-Head': 'yes'}
 
+    app = _app_with_route(head_only, '/h', 'route', methods=['HEAD'])
     res = await TestClient(app).request('HEAD', '/h')
     assert res.status_code == 200
     assert res.headers['X-Head'] == 'yes'
@@ -1762,12 +1580,10 @@ async def test_explicit_head_route_is_used_for_head():
 
 
 async def test_explicit_head_route_is_listed_in_allow():
-    app = Microdot()
-
-    @app.route('/h', methods=['HEAD'])
     async def head_only(request):
         return ''
 
+    app = _app_with_route(head_only, '/h', 'route', methods=['HEAD'])
     res = await TestClient(app).get('/h')
     assert res.status_code == 405
     assert res.headers['Allow'] == 'HEAD, OPTIONS'

@@ -478,40 +478,28 @@ def test_make_response_status_only():
     assert (res.status_code, res.body) == (204, b'')
 
 
-def test_make_response_none_raises_type_error():
+def make_response_raises_type_error(value):
     try:
-        make_response(None)
+        make_response(value)
     except TypeError:
-        pass
-    else:
-        assert False, 'TypeError expected'
+        return True
+    return False
+
+
+def test_make_response_none_raises_type_error():
+    assert make_response_raises_type_error(None)
 
 
 def test_make_response_four_tuple_raises_type_error():
-    try:
-        make_response(('a', 200, {}, 'extra'))
-    except TypeError:
-        pass
-    else:
-        assert False, 'TypeError expected'
+    assert make_response_raises_type_error(('a', 200, {}, 'extra'))
 
 
 def test_make_response_bad_tuple_part_raises_type_error():
-    try:
-        make_response(('a', 'not a status'))
-    except TypeError:
-        pass
-    else:
-        assert False, 'TypeError expected'
+    assert make_response_raises_type_error(('a', 'not a status'))
 
 
 def test_make_response_bool_is_not_a_status():
-    try:
-        make_response(('a', True))
-    except TypeError:
-        pass
-    else:
-        assert False, 'TypeError expected'
+    assert make_response_raises_type_error(('a', True))
 
 
 async def test_return_body():
@@ -580,22 +568,22 @@ async def test_return_response_object():
     assert res.headers['X-Tea'] == 'earl grey'
 
 
-async def test_return_none_is_500():
-    res = await client_get(app_returning(None), '/')
+async def check_return_is_500(value):
+    res = await client_get(app_returning(value), '/')
     assert res.status_code == 500
     assert res.body == b'Internal Server Error'
+
+
+async def test_return_none_is_500():
+    await check_return_is_500(None)
 
 
 async def test_return_four_tuple_is_500():
-    res = await client_get(app_returning(('a', 200, {}, 'x')), '/')
-    assert res.status_code == 500
-    assert res.body == b'Internal Server Error'
+    await check_return_is_500(('a', 200, {}, 'x'))
 
 
 async def test_return_tuple_with_invalid_part_is_500():
-    res = await client_get(app_returning(('a', 'b')), '/')
-    assert res.status_code == 500
-    assert res.body == b'Internal Server Error'
+    await check_return_is_500(('a', 'b'))
 
 
 # ---------------------------------------------------------------------------
@@ -603,47 +591,54 @@ async def test_return_tuple_with_invalid_part_is_500():
 # ---------------------------------------------------------------------------
 
 
-def test_default_content_type_text_gets_charset():
+async def with_default_content_type(default, function, *args):
+    """Await ``function(*args)`` with Response.default_content_type set to
+    ``default``, then restore it; return its result."""
     saved = Response.default_content_type
-    Response.default_content_type = 'text/html'
+    Response.default_content_type = default
     try:
-        res = Response('<p>')
-        res.complete()
-        assert res.headers['Content-Type'] == 'text/html; charset=UTF-8'
+        return await function(*args)
     finally:
         Response.default_content_type = saved
 
 
-def test_default_content_type_non_text_has_no_charset():
-    saved = Response.default_content_type
-    Response.default_content_type = 'application/xml'
-    try:
-        res = Response('<a/>')
-        res.complete()
-        assert res.headers['Content-Type'] == 'application/xml'
-    finally:
-        Response.default_content_type = saved
+async def completed_content_type(body):
+    res = Response(body)
+    res.complete()
+    return res.headers['Content-Type']
 
 
-def test_default_content_type_with_charset_kept():
-    saved = Response.default_content_type
-    Response.default_content_type = 'text/csv; charset=latin-1'
-    try:
-        res = Response('a,b')
-        res.complete()
-        assert res.headers['Content-Type'] == 'text/csv; charset=latin-1'
-    finally:
-        Response.default_content_type = saved
+async def client_content_type(body):
+    res = await client_get(app_returning(body), '/')
+    return res.headers['Content-Type']
+
+
+async def test_default_content_type_text_gets_charset():
+    content_type = await with_default_content_type(
+        'text/html', completed_content_type, '<p>'
+    )
+    assert content_type == 'text/html; charset=UTF-8'
+
+
+async def test_default_content_type_non_text_has_no_charset():
+    content_type = await with_default_content_type(
+        'application/xml', completed_content_type, '<a/>'
+    )
+    assert content_type == 'application/xml'
+
+
+async def test_default_content_type_with_charset_kept():
+    content_type = await with_default_content_type(
+        'text/csv; charset=latin-1', completed_content_type, 'a,b'
+    )
+    assert content_type == 'text/csv; charset=latin-1'
 
 
 async def test_default_content_type_through_client():
-    saved = Response.default_content_type
-    Response.default_content_type = 'text/html'
-    try:
-        res = await client_get(app_returning('<p>'), '/')
-        assert res.headers['Content-Type'] == 'text/html; charset=UTF-8'
-    finally:
-        Response.default_content_type = saved
+    content_type = await with_default_content_type(
+        'text/html', client_content_type, '<p>'
+    )
+    assert content_type == 'text/html; charset=UTF-8'
 
 
 def test_explicit_content_type_not_replaced():
@@ -1063,24 +1058,28 @@ async def test_send_file_max_age_zero():
     assert res.headers['Cache-Control'] == 'max-age=0'
 
 
-async def test_send_file_default_max_age():
+async def cache_control_with_default_max_age(name, **kwargs):
+    """Send a temp file with Response.default_send_file_max_age = 86400 and
+    return its Cache-Control header."""
     saved = Response.default_send_file_max_age
     Response.default_send_file_max_age = 86400
     try:
-        res, _ = await send_temp_file(PREFIX + 'defage.txt', b'x')
-        assert res.headers['Cache-Control'] == 'max-age=86400'
+        res, _ = await send_temp_file(PREFIX + name, b'x', **kwargs)
+        return res.headers['Cache-Control']
     finally:
         Response.default_send_file_max_age = saved
+
+
+async def test_send_file_default_max_age():
+    cache_control = await cache_control_with_default_max_age('defage.txt')
+    assert cache_control == 'max-age=86400'
 
 
 async def test_send_file_max_age_overrides_default():
-    saved = Response.default_send_file_max_age
-    Response.default_send_file_max_age = 86400
-    try:
-        res, _ = await send_temp_file(PREFIX + 'ovage.txt', b'x', max_age=5)
-        assert res.headers['Cache-Control'] == 'max-age=5'
-    finally:
-        Response.default_send_file_max_age = saved
+    cache_control = await cache_control_with_default_max_age(
+        'ovage.txt', max_age=5
+    )
+    assert cache_control == 'max-age=5'
 
 
 async def test_send_file_compressed_gzip_with_file_extension():
@@ -1147,12 +1146,7 @@ async def test_send_file_file_closed_after_iteration():
 async def test_send_file_large_file_through_client():
     data = bytes(range(256)) * 9
     name = PREFIX + 'client.bin'
-    app = Microdot()
-
-    @app.get('/file')
-    async def get_file(request):
-        return send_file(name)
-
+    app = app_sending_file(name)
     write_file(name, data)
     try:
         res = await client_get(app, '/file')
@@ -1164,35 +1158,37 @@ async def test_send_file_large_file_through_client():
     assert res.headers['Content-Type'] == 'application/octet-stream'
 
 
-async def test_send_file_missing_file_is_404():
-    name = PREFIX + 'missing.txt'
-    remove_file(name)
+def app_sending_file(name):
+    """An app whose GET /file handler returns ``send_file(name)``."""
     app = Microdot()
 
     @app.get('/file')
     async def get_file(request):
         return send_file(name)
 
-    res = await client_get(app, '/file')
+    return app
+
+
+def check_not_found(res):
     assert res.status_code == 404
     assert res.body == b'Not Found'
 
 
+async def test_send_file_missing_file_is_404():
+    name = PREFIX + 'missing.txt'
+    remove_file(name)
+    check_not_found(await client_get(app_sending_file(name), '/file'))
+
+
 async def test_send_file_directory_is_404():
     name = PREFIX + 'dir'
-    app = Microdot()
-
-    @app.get('/file')
-    async def get_file(request):
-        return send_file(name)
-
+    app = app_sending_file(name)
     os.mkdir(name)
     try:
         res = await client_get(app, '/file')
     finally:
         os.rmdir(name)
-    assert res.status_code == 404
-    assert res.body == b'Not Found'
+    check_not_found(res)
 
 
 async def test_send_file_head_closes_file_without_body():

@@ -78,6 +78,25 @@ async def start():
     return await serverutil.start(make_app())
 
 
+async def fetch(method, path, headers=None, body=b'', **kw):
+    """One request to a fresh server; the server is stopped afterwards."""
+    server = await start()
+    try:
+        return await server.request(method, path, headers, body, **kw)
+    finally:
+        await server.stop()
+
+
+async def exchange(data):
+    """Raw bytes to a fresh server; returns the parsed response."""
+    server = await start()
+    try:
+        raw = await server.exchange(data)
+    finally:
+        await server.stop()
+    return serverutil.HTTPResponse(raw)  # raw ends where the server closed
+
+
 def error_headers(body):
     return {
         'content-type': TEXT_PLAIN,
@@ -86,15 +105,17 @@ def error_headers(body):
     }
 
 
+def assert_error(res, status_line, body):
+    assert res.status_line == status_line
+    assert res.headers == error_headers(body)
+    assert res.body == body
+
+
 # -- successful requests ----------------------------------------------------
 
 
 async def test_hello_world():
-    server = await start()
-    try:
-        res = await server.request('GET', '/')
-    finally:
-        await server.stop()
+    res = await fetch('GET', '/')
     assert res.status_line == b'HTTP/1.1 200 OK'
     assert res.headers == {
         'content-type': TEXT_PLAIN,
@@ -105,22 +126,14 @@ async def test_hello_world():
 
 
 async def test_http10_request_gets_http10_status_line():
-    server = await start()
-    try:
-        res = await server.request('GET', '/', version='1.0')
-    finally:
-        await server.stop()
+    res = await fetch('GET', '/', version='1.0')
     assert res.status_line == b'HTTP/1.0 200 OK'
     assert res.headers['connection'] == 'close'
     assert res.body == b'Hello, world!'
 
 
 async def test_json_route():
-    server = await start()
-    try:
-        res = await server.request('GET', '/json')
-    finally:
-        await server.stop()
+    res = await fetch('GET', '/json')
     assert res.status_line == b'HTTP/1.1 200 OK'
     assert res.headers == {
         'content-type': 'application/json',
@@ -131,21 +144,13 @@ async def test_json_route():
 
 
 async def test_int_url_argument():
-    server = await start()
-    try:
-        res = await server.request('GET', '/users/42')
-    finally:
-        await server.stop()
+    res = await fetch('GET', '/users/42')
     assert res.status_line == b'HTTP/1.1 200 OK'
     assert res.body == b'int 42'
 
 
 async def test_int_url_argument_not_an_int_is_404():
-    server = await start()
-    try:
-        res = await server.request('GET', '/users/abc')
-    finally:
-        await server.stop()
+    res = await fetch('GET', '/users/abc')
     assert res.status_line == b'HTTP/1.1 404 Not Found'
     assert res.body == b'Not Found'
 
@@ -153,11 +158,7 @@ async def test_int_url_argument_not_an_int_is_404():
 async def test_post_urlencoded_form():
     body = b'name=Jane+Doe&city=S%C3%A3o+Paulo'
     headers = {'Content-Type': 'application/x-www-form-urlencoded'}
-    server = await start()
-    try:
-        res = await server.request('POST', '/form', headers, body)
-    finally:
-        await server.stop()
+    res = await fetch('POST', '/form', headers, body)
     assert res.status_line == b'HTTP/1.1 200 OK'
     assert res.body == b'Jane Doe|S\xc3\xa3o Paulo'
     assert res.headers['content-length'] == str(len(res.body))
@@ -165,11 +166,7 @@ async def test_post_urlencoded_form():
 
 async def test_post_json_body():
     headers = {'Content-Type': 'application/json'}
-    server = await start()
-    try:
-        res = await server.request('POST', '/json', headers, b'{"n": 21}')
-    finally:
-        await server.stop()
+    res = await fetch('POST', '/json', headers, b'{"n": 21}')
     assert res.status_line == b'HTTP/1.1 200 OK'
     assert res.headers['content-type'] == 'application/json'
     assert res.body == b'{"double":42}'
@@ -181,11 +178,7 @@ async def test_body_above_max_body_length_is_read_from_stream():
     saved = Request.max_content_length
     Request.max_content_length = 64 * 1024
     try:
-        server = await start()
-        try:
-            res = await server.request('POST', '/upload', body=payload)
-        finally:
-            await server.stop()
+        res = await fetch('POST', '/upload', body=payload)
     finally:
         Request.max_content_length = saved
     assert res.status_line == b'HTTP/1.1 200 OK'
@@ -195,11 +188,7 @@ async def test_body_above_max_body_length_is_read_from_stream():
 
 
 async def test_streaming_response_from_sync_generator():
-    server = await start()
-    try:
-        res = await server.request('GET', '/stream')
-    finally:
-        await server.stop()
+    res = await fetch('GET', '/stream')
     assert res.status_line == b'HTTP/1.1 200 OK'
     assert res.headers == {
         'content-type': TEXT_PLAIN,
@@ -210,11 +199,7 @@ async def test_streaming_response_from_sync_generator():
 
 
 async def test_cookies_are_set_cookie_lines():
-    server = await start()
-    try:
-        res = await server.request('GET', '/cookies')
-    finally:
-        await server.stop()
+    res = await fetch('GET', '/cookies')
     assert res.status_line == b'HTTP/1.1 200 OK'
     assert sorted(res.getlist('Set-Cookie')) == [
         'a=1; Path=/; HttpOnly',
@@ -224,11 +209,7 @@ async def test_cookies_are_set_cookie_lines():
 
 
 async def test_head_has_headers_and_no_body():
-    server = await start()
-    try:
-        res = await server.request('HEAD', '/')
-    finally:
-        await server.stop()
+    res = await fetch('HEAD', '/')
     assert res.status_line == b'HTTP/1.1 200 OK'
     assert res.headers == {
         'content-type': TEXT_PLAIN,
@@ -239,11 +220,7 @@ async def test_head_has_headers_and_no_body():
 
 
 async def test_client_addr_is_host_port_tuple():
-    server = await start()
-    try:
-        res = await server.request('GET', '/client')
-    finally:
-        await server.stop()
+    res = await fetch('GET', '/client')
     assert res.status_line == b'HTTP/1.1 200 OK'
     assert res.body == b'tuple 2 127.0.0.1 int'
 
@@ -252,22 +229,12 @@ async def test_client_addr_is_host_port_tuple():
 
 
 async def test_not_found():
-    server = await start()
-    try:
-        res = await server.request('GET', '/missing')
-    finally:
-        await server.stop()
-    assert res.status_line == b'HTTP/1.1 404 Not Found'
-    assert res.headers == error_headers(b'Not Found')
-    assert res.body == b'Not Found'
+    res = await fetch('GET', '/missing')
+    assert_error(res, b'HTTP/1.1 404 Not Found', b'Not Found')
 
 
 async def test_method_not_allowed():
-    server = await start()
-    try:
-        res = await server.request('DELETE', '/')
-    finally:
-        await server.stop()
+    res = await fetch('DELETE', '/')
     assert res.status_line == b'HTTP/1.1 405 Method Not Allowed'
     expected = error_headers(b'Method Not Allowed')
     expected['allow'] = 'GET, HEAD, OPTIONS'
@@ -281,52 +248,29 @@ async def test_content_length_above_max_content_length_is_413():
         'POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\n'
         'Content-Length: %d\r\n\r\n' % (Request.max_content_length + 1)
     ).encode()
-    server = await start()
-    try:
-        res = serverutil.HTTPResponse(await server.exchange(data))
-    finally:
-        await server.stop()
-    assert res.status_line == b'HTTP/1.1 413 Content Too Large'
-    assert res.headers == error_headers(b'Content Too Large')
-    assert res.body == b'Content Too Large'
+    res = await exchange(data)
+    assert_error(res, b'HTTP/1.1 413 Content Too Large', b'Content Too Large')
 
 
 async def test_malformed_request_line_is_400_then_close():
-    server = await start()
-    try:
-        raw = await server.exchange(b'NOT A REQUEST LINE\r\n')
-    finally:
-        await server.stop()
-    res = serverutil.HTTPResponse(raw)  # raw ends where the server closed
-    assert res.status_line == b'HTTP/1.1 400 Bad Request'
-    assert res.headers == error_headers(b'Bad Request')
-    assert res.body == b'Bad Request'
+    res = await exchange(b'NOT A REQUEST LINE\r\n')
+    assert_error(res, b'HTTP/1.1 400 Bad Request', b'Bad Request')
 
 
 async def test_request_line_too_long_is_414():
     path = b'/' + b'a' * Request.max_readline
-    server = await start()
-    try:
-        raw = await server.exchange(b'GET ' + path + b' HTTP/1.1\r\n')
-    finally:
-        await server.stop()
-    res = serverutil.HTTPResponse(raw)
-    assert res.status_line == b'HTTP/1.1 414 URI Too Long'
-    assert res.headers == error_headers(b'URI Too Long')
-    assert res.body == b'URI Too Long'
+    res = await exchange(b'GET ' + path + b' HTTP/1.1\r\n')
+    assert_error(res, b'HTTP/1.1 414 URI Too Long', b'URI Too Long')
 
 
 async def test_header_line_too_long_is_431():
     header = b'X-Long: ' + b'b' * Request.max_readline + b'\r\n'
-    server = await start()
-    try:
-        raw = await server.exchange(b'GET / HTTP/1.1\r\n' + header)
-    finally:
-        await server.stop()
-    res = serverutil.HTTPResponse(raw)
-    assert res.status_line == b'HTTP/1.1 431 Request Header Fields Too Large'
-    assert res.headers == error_headers(b'Request Header Fields Too Large')
-    assert res.body == b'Request Header Fields Too Large'
+    res = await exchange(b'GET / HTTP/1.1\r\n' + header)
+    assert_error(
+        res,
+        b'HTTP/1.1 431 Request Header Fields Too Large',
+        b'Request Header Fields Too Large',
+    )
 
 
 async def test_non_numeric_content_length_is_400():
@@ -334,25 +278,15 @@ async def test_non_numeric_content_length_is_400():
         b'POST /json HTTP/1.1\r\nHost: 127.0.0.1\r\n'
         b'Content-Length: abc\r\n\r\n'
     )
-    server = await start()
-    try:
-        res = serverutil.HTTPResponse(await server.exchange(data))
-    finally:
-        await server.stop()
-    assert res.status_line == b'HTTP/1.1 400 Bad Request'
-    assert res.headers == error_headers(b'Bad Request')
-    assert res.body == b'Bad Request'
+    res = await exchange(data)
+    assert_error(res, b'HTTP/1.1 400 Bad Request', b'Bad Request')
 
 
 async def test_handler_exception_is_500():
-    server = await start()
-    try:
-        res = await server.request('GET', '/fail')
-    finally:
-        await server.stop()
-    assert res.status_line == b'HTTP/1.1 500 Internal Server Error'
-    assert res.headers == error_headers(b'Internal Server Error')
-    assert res.body == b'Internal Server Error'
+    res = await fetch('GET', '/fail')
+    assert_error(
+        res, b'HTTP/1.1 500 Internal Server Error', b'Internal Server Error'
+    )
 
 
 # -- the server survives and stops ------------------------------------------
@@ -394,11 +328,7 @@ async def test_client_closing_in_headers_does_not_break_server():
 
 
 async def test_shutdown_from_handler_completes_its_response():
-    server = await start()
-    try:
-        res = await server.request('GET', '/shutdown')
-    finally:
-        await server.stop()
+    res = await fetch('GET', '/shutdown')
     assert res.status_line == b'HTTP/1.1 200 OK'
     assert res.headers == {
         'content-type': TEXT_PLAIN,

@@ -370,87 +370,89 @@ def test_literal_braces_in_pattern():
 # ----------------------------------------------------------------------------
 
 
-def test_register_type_without_pattern():
+def _check_matches(pattern, *cases):
+    """Check ``pattern.match(path)`` for each ``(path, expected)`` case;
+    an expected None means no match."""
+    for path, expected in cases:
+        result = pattern.match(path)
+        if expected is None:
+            assert result is None, path
+        else:
+            assert result == expected, path
+
+
+def _check_custom_type(name, register_kwargs, text, *cases):
+    """Register type ``name`` with ``register_type(name, **register_kwargs)``,
+    check the matches of ``URLPattern(text)``, then restore the type tables."""
     saved = _saved_types()
     try:
-        URLPattern.register_type('hex', parser=_hex_parser)
-        pattern = URLPattern('/h/<hex:value>')
-        assert pattern.match('/h/ff') == {'value': 255}
-        assert pattern.match('/h/10') == {'value': 16}
+        URLPattern.register_type(name, **register_kwargs)
+        _check_matches(URLPattern(text), *cases)
     finally:
         _restore_types(saved)
+
+
+def test_register_type_without_pattern():
+    _check_custom_type(
+        'hex', {'parser': _hex_parser}, '/h/<hex:value>',
+        ('/h/ff', {'value': 255}),
+        ('/h/10', {'value': 16}),
+    )  # fmt: skip
 
 
 def test_register_type_without_pattern_parser_none_no_match():
-    saved = _saved_types()
-    try:
-        URLPattern.register_type('hex', parser=_hex_parser)
-        pattern = URLPattern('/h/<hex:value>')
-        assert pattern.match('/h/zz') is None
-        assert pattern.match('/h/') is None
-    finally:
-        _restore_types(saved)
+    _check_custom_type(
+        'hex', {'parser': _hex_parser}, '/h/<hex:value>',
+        ('/h/zz', None),
+        ('/h/', None),
+    )  # fmt: skip
 
 
 def test_register_type_with_pattern():
-    saved = _saved_types()
-    try:
-        URLPattern.register_type(
-            'hex', pattern='[0-9a-fA-F]+', parser=lambda v: int(v, 16)
-        )
-        pattern = URLPattern('/h/<hex:value>')
-        assert pattern.match('/h/fF') == {'value': 255}
-        assert pattern.match('/h/zz') is None
-        assert pattern.match('/h/ffz') is None
-    finally:
-        _restore_types(saved)
+    _check_custom_type(
+        'hex',
+        {'pattern': '[0-9a-fA-F]+', 'parser': lambda v: int(v, 16)},
+        '/h/<hex:value>',
+        ('/h/fF', {'value': 255}),
+        ('/h/zz', None),
+        ('/h/ffz', None),
+    )
 
 
 def test_register_type_pattern_only():
-    saved = _saved_types()
-    try:
-        URLPattern.register_type('lower', pattern='[a-z]+')
-        pattern = URLPattern('/l/<lower:word>')
-        assert pattern.match('/l/abc') == {'word': 'abc'}
-        assert pattern.match('/l/aBc') is None
-    finally:
-        _restore_types(saved)
+    _check_custom_type(
+        'lower', {'pattern': '[a-z]+'}, '/l/<lower:word>',
+        ('/l/abc', {'word': 'abc'}),
+        ('/l/aBc', None),
+    )  # fmt: skip
 
 
 def test_register_type_inside_segment():
-    saved = _saved_types()
-    try:
-        URLPattern.register_type('hex', parser=_hex_parser)
-        pattern = URLPattern('/h/0x<hex:value>.bin')
-        assert pattern.match('/h/0x1f.bin') == {'value': 31}
-        assert pattern.match('/h/0xzz.bin') is None
-    finally:
-        _restore_types(saved)
+    _check_custom_type(
+        'hex', {'parser': _hex_parser}, '/h/0x<hex:value>.bin',
+        ('/h/0x1f.bin', {'value': 31}),
+        ('/h/0xzz.bin', None),
+    )  # fmt: skip
 
 
 def test_register_type_parser_returning_none_no_match():
-    saved = _saved_types()
-    try:
-        URLPattern.register_type(
-            'even',
-            pattern='[0-9]+',
-            parser=lambda v: int(v) if int(v) % 2 == 0 else None,
-        )
-        pattern = URLPattern('/e/<even:n>/x')
-        assert pattern.match('/e/4/x') == {'n': 4}
-        assert pattern.match('/e/5/x') is None
-    finally:
-        _restore_types(saved)
+    _check_custom_type(
+        'even',
+        {
+            'pattern': '[0-9]+',
+            'parser': lambda v: int(v) if int(v) % 2 == 0 else None,
+        },
+        '/e/<even:n>/x',
+        ('/e/4/x', {'n': 4}),
+        ('/e/5/x', None),
+    )
 
 
 def test_register_type_with_groups_then_another_component():
-    saved = _saved_types()
-    try:
-        URLPattern.register_type('pair', pattern='(a|b)(c|d)')
-        pattern = URLPattern('/<pair:p>/<int:n>')
-        assert pattern.match('/bd/8') == {'p': 'bd', 'n': 8}
-    finally:
-        _restore_types(saved)
+    _check_custom_type(
+        'pair', {'pattern': '(a|b)(c|d)'}, '/<pair:p>/<int:n>',
+        ('/bd/8', {'p': 'bd', 'n': 8}),
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------
@@ -524,96 +526,77 @@ def _handler(text):
     return handler
 
 
-async def test_route_static_wins_over_earlier_dynamic():
+def _client(*routes):
+    """A TestClient for an app with ``(pattern, text)`` routes, in order."""
     app = Microdot()
-    app.route('/users/<name>')(_handler('dynamic'))
-    app.route('/users/me')(_handler('static'))
-    client = TestClient(app)
-    res = await client.get('/users/me')
-    assert res.status_code == 200
-    assert res.body == b'static'
-    res = await client.get('/users/you')
-    assert res.status_code == 200
-    assert res.body == b"dynamic name='you'"
+    for pattern, text in routes:
+        app.route(pattern)(_handler(text))
+    return TestClient(app)
+
+
+async def _check_gets(client, *cases):
+    """GET each ``(path, status, body)`` case and check status and body."""
+    for path, status, body in cases:
+        res = await client.get(path)
+        assert res.status_code == status, path
+        assert res.body == body, path
+
+
+async def test_route_static_wins_over_earlier_dynamic():
+    client = _client(('/users/<name>', 'dynamic'), ('/users/me', 'static'))
+    await _check_gets(
+        client,
+        ('/users/me', 200, b'static'),
+        ('/users/you', 200, b"dynamic name='you'"),
+    )
 
 
 async def test_route_dynamic_in_registration_order():
-    app = Microdot()
-    app.route('/items/<int:id>')(_handler('int'))
-    app.route('/items/<name>')(_handler('string'))
-    client = TestClient(app)
-    res = await client.get('/items/5')
-    assert res.status_code == 200
-    assert res.body == b'int id=5'
-    res = await client.get('/items/five')
-    assert res.status_code == 200
-    assert res.body == b"string name='five'"
+    client = _client(('/items/<int:id>', 'int'), ('/items/<name>', 'string'))
+    await _check_gets(
+        client,
+        ('/items/5', 200, b'int id=5'),
+        ('/items/five', 200, b"string name='five'"),
+    )
 
 
 async def test_route_dynamic_registration_order_reversed():
-    app = Microdot()
-    app.route('/items/<name>')(_handler('string'))
-    app.route('/items/<int:id>')(_handler('int'))
-    client = TestClient(app)
-    res = await client.get('/items/5')
-    assert res.status_code == 200
-    assert res.body == b"string name='5'"
+    client = _client(('/items/<name>', 'string'), ('/items/<int:id>', 'int'))
+    await _check_gets(client, ('/items/5', 200, b"string name='5'"))
 
 
 async def test_route_headless_dynamic_keeps_registration_order():
-    app = Microdot()
-    app.route('/<a>/x')(_handler('any'))
-    app.route('/users/<b>')(_handler('users'))
-    client = TestClient(app)
-    res = await client.get('/users/x')
-    assert res.status_code == 200
-    assert res.body == b"any a='users'"
-    res = await client.get('/users/y')
-    assert res.status_code == 200
-    assert res.body == b"users b='y'"
-    res = await client.get('/other/x')
-    assert res.status_code == 200
-    assert res.body == b"any a='other'"
+    client = _client(('/<a>/x', 'any'), ('/users/<b>', 'users'))
+    await _check_gets(
+        client,
+        ('/users/x', 200, b"any a='users'"),
+        ('/users/y', 200, b"users b='y'"),
+        ('/other/x', 200, b"any a='other'"),
+    )
 
 
 async def test_route_headless_dynamic_after_headed_route():
-    app = Microdot()
-    app.route('/users/<b>')(_handler('users'))
-    app.route('/<a>/x')(_handler('any'))
-    client = TestClient(app)
-    res = await client.get('/users/x')
-    assert res.status_code == 200
-    assert res.body == b"users b='x'"
-    res = await client.get('/other/x')
-    assert res.status_code == 200
-    assert res.body == b"any a='other'"
+    client = _client(('/users/<b>', 'users'), ('/<a>/x', 'any'))
+    await _check_gets(
+        client,
+        ('/users/x', 200, b"users b='x'"),
+        ('/other/x', 200, b"any a='other'"),
+    )
 
 
 async def test_route_int_argument_passed_as_int():
-    app = Microdot()
-    app.route('/n/<int:n>')(_handler('n'))
-    client = TestClient(app)
-    res = await client.get('/n/-3')
-    assert res.status_code == 200
-    assert res.body == b'n n=-3'
+    client = _client(('/n/<int:n>', 'n'))
+    await _check_gets(client, ('/n/-3', 200, b'n n=-3'))
 
 
 async def test_route_no_match_404():
-    app = Microdot()
-    app.route('/users/<int:id>')(_handler('user'))
-    app.route('/about')(_handler('about'))
-    client = TestClient(app)
+    client = _client(('/users/<int:id>', 'user'), ('/about', 'about'))
     for path in ('/', '/users/x', '/users', '/about/', '/users/1/x'):
-        res = await client.get(path)
-        assert res.status_code == 404, path
-        assert res.body == b'Not Found', path
+        await _check_gets(client, (path, 404, b'Not Found'))
 
 
 async def test_route_trailing_slash_significant():
-    app = Microdot()
-    app.route('/a')(_handler('no slash'))
-    app.route('/b/')(_handler('slash'))
-    client = TestClient(app)
+    client = _client(('/a', 'no slash'), ('/b/', 'slash'))
     assert (await client.get('/a')).body == b'no slash'
     assert (await client.get('/a/')).status_code == 404
     assert (await client.get('/b/')).body == b'slash'
@@ -621,42 +604,37 @@ async def test_route_trailing_slash_significant():
 
 
 async def test_route_many_static_routes():
-    app = Microdot()
-    app.route('/<name>')(_handler('dynamic'))
+    routes = [('/<name>', 'dynamic')]
     for i in range(300):
-        app.route('/s%d' % i)(_handler('static %d' % i))
-    client = TestClient(app)
+        routes.append(('/s%d' % i, 'static %d' % i))
+    client = _client(*routes)
     for i in (0, 1, 150, 298, 299):
-        res = await client.get('/s%d' % i)
-        assert res.status_code == 200
-        assert res.body == ('static %d' % i).encode()
-    res = await client.get('/s300')
-    assert res.status_code == 200
-    assert res.body == b"dynamic name='s300'"
-    res = await client.get('/s1/x')
-    assert res.status_code == 404
-    assert res.body == b'Not Found'
+        body = ('static %d' % i).encode()
+        await _check_gets(client, ('/s%d' % i, 200, body))
+    await _check_gets(
+        client,
+        ('/s300', 200, b"dynamic name='s300'"),
+        ('/s1/x', 404, b'Not Found'),
+    )
 
 
 async def test_route_many_dynamic_routes_keep_order():
-    app = Microdot()
+    routes = []
     for i in range(150):
-        app.route('/d%d/<x>' % i)(_handler('d%d' % i))
-    app.route('/<a>/<b>')(_handler('any'))
+        routes.append(('/d%d/<x>' % i, 'd%d' % i))
+    routes.append(('/<a>/<b>', 'any'))
     for i in range(150, 300):
-        app.route('/d%d/<x>' % i)(_handler('d%d' % i))
-    client = TestClient(app)
-    res = await client.get('/d0/q')
-    assert res.body == b"d0 x='q'"
-    res = await client.get('/d149/q')
-    assert res.body == b"d149 x='q'"
+        routes.append(('/d%d/<x>' % i, 'd%d' % i))
+    client = _client(*routes)
     # the catch-all was registered before /d150 to /d299
-    res = await client.get('/d200/q')
-    assert res.body == b"any a='d200',b='q'"
-    res = await client.get('/zz/q')
-    assert res.body == b"any a='zz',b='q'"
-    res = await client.get('/d5/q/r')
-    assert res.status_code == 404
+    for path, body in (
+        ('/d0/q', b"d0 x='q'"),
+        ('/d149/q', b"d149 x='q'"),
+        ('/d200/q', b"any a='d200',b='q'"),
+        ('/zz/q', b"any a='zz',b='q'"),
+    ):
+        assert (await client.get(path)).body == body, path
+    assert (await client.get('/d5/q/r')).status_code == 404
 
 
 def test_argument_name_spanning_segments_raises_value_error():

@@ -313,6 +313,12 @@ SIMPLE_ITEMS = [
 # ---------------------------------------------------------------------------
 
 
+def assert_empty_form_and_files(res, seen):
+    assert res.status_code == 200
+    assert seen['form'] == {}
+    assert seen['files'] == {}
+
+
 async def test_with_form_data_fills_form_and_files_test_client():
     seen = {}
     res = await post(form_app(seen), SIMPLE_BODY)
@@ -368,11 +374,9 @@ async def test_with_form_data_sync_handler():
 async def test_with_form_data_get_has_empty_form_and_files():
     seen = {}
     res = await TestClient(form_app(seen)).get('/')
-    assert res.status_code == 200
+    assert_empty_form_and_files(res, seen)
     assert seen['form_type'] == 'MultiDict'
     assert seen['files_type'] == 'MultiDict'
-    assert seen['form'] == {}
-    assert seen['files'] == {}
 
 
 async def test_with_form_data_get_with_multipart_content_type():
@@ -381,9 +385,7 @@ async def test_with_form_data_get_with_multipart_content_type():
     seen = {}
     client = TestClient(form_app(seen))
     res = await client.get('/', headers={'Content-Type': CONTENT_TYPE})
-    assert res.status_code == 200
-    assert seen['form'] == {}
-    assert seen['files'] == {}
+    assert_empty_form_and_files(res, seen)
 
 
 async def test_with_form_data_get_real_server():
@@ -393,36 +395,28 @@ async def test_with_form_data_get_real_server():
         res = await server.request('GET', '/')
     finally:
         await server.stop()
-    assert res.status_code == 200
+    assert_empty_form_and_files(res, seen)
     assert res.body == b'ok'
-    assert seen['form'] == {}
-    assert seen['files'] == {}
 
 
 async def test_with_form_data_text_body_has_empty_form_and_files():
     seen = {}
     res = await post(form_app(seen), b'just text', 'text/plain')
-    assert res.status_code == 200
+    assert_empty_form_and_files(res, seen)
     assert seen['form_type'] == 'MultiDict'
     assert seen['files_type'] == 'MultiDict'
-    assert seen['form'] == {}
-    assert seen['files'] == {}
 
 
 async def test_with_form_data_body_without_content_type():
     seen = {}
     res = await post(form_app(seen), b'a=1&b=2', None)
-    assert res.status_code == 200
-    assert seen['form'] == {}
-    assert seen['files'] == {}
+    assert_empty_form_and_files(res, seen)
 
 
 async def test_with_form_data_post_without_body():
     seen = {}
     res = await post(form_app(seen), b'', None)
-    assert res.status_code == 200
-    assert seen['form'] == {}
-    assert seen['files'] == {}
+    assert_empty_form_and_files(res, seen)
 
 
 async def test_with_form_data_json_body_still_readable():
@@ -852,58 +846,42 @@ async def test_file_upload_default_content_type():
     }
 
 
-async def test_file_upload_save_to_directory():
+async def save_one_file(target, filename, content):
+    """POST one file part to an app that saves it to ``target(tmp)`` (tmp:
+    a new TempDir); return ``(res, {name: content} of the files in tmp)``."""
     tmp = TempDir()
 
     async def action(upload):
-        await upload.save(tmp.path)
+        await upload.save(target(tmp))
 
     try:
-        content = TRICKY * 20
         res = await post(
-            upload_app(action), multipart([file_part('f', 'doc.bin', content)])
+            upload_app(action), multipart([file_part('f', filename, content)])
         )
-        assert res.status_code == 200
-        assert tmp.list() == ['doc.bin']
-        assert tmp.read('doc.bin') == content
+        return res, dict((name, tmp.read(name)) for name in tmp.list())
     finally:
         tmp.remove()
+
+
+async def test_file_upload_save_to_directory():
+    content = TRICKY * 20
+    res, files = await save_one_file(lambda tmp: tmp.path, 'doc.bin', content)
+    assert res.status_code == 200
+    assert files == {'doc.bin': content}
 
 
 async def test_file_upload_save_to_directory_empty_filename():
-    tmp = TempDir()
-
-    async def action(upload):
-        await upload.save(tmp.path)
-
-    try:
-        res = await post(
-            upload_app(action), multipart([file_part('f', '', b'nameless')])
-        )
-        assert res.status_code == 200
-        assert tmp.list() == ['upload']
-        assert tmp.read('upload') == b'nameless'
-    finally:
-        tmp.remove()
+    res, files = await save_one_file(lambda tmp: tmp.path, '', b'nameless')
+    assert res.status_code == 200
+    assert files == {'upload': b'nameless'}
 
 
 async def test_file_upload_save_to_path():
-    tmp = TempDir()
-    target = tmp.join('chosen.name')
-
-    async def action(upload):
-        await upload.save(target)
-
-    try:
-        res = await post(
-            upload_app(action),
-            multipart([file_part('f', 'other.txt', b'abc')]),
-        )
-        assert res.status_code == 200
-        assert tmp.list() == ['chosen.name']
-        assert tmp.read('chosen.name') == b'abc'
-    finally:
-        tmp.remove()
+    res, files = await save_one_file(
+        lambda tmp: tmp.join('chosen.name'), 'other.txt', b'abc'
+    )
+    assert res.status_code == 200
+    assert files == {'chosen.name': b'abc'}
 
 
 async def test_file_upload_save_to_file_object_does_not_close_it():
@@ -1070,49 +1048,42 @@ SPLIT_ITEMS = [
 ]
 
 
-async def test_boundary_split_at_every_chunk_size():
+async def chunk_size_failures(app, seen, expected):
+    """POST SPLIT_BODY to ``app`` with FormDataIter.chunk_size 1..64; return
+    the sizes where the status is not 200 or ``seen`` differs from
+    ``expected`` (a dict of the keys to compare)."""
     attributes = Attributes()
-    seen = {}
-    app = iter_app(seen)
     failures = []
     try:
         for n in range(1, 65):
             attributes.set(FormDataIter, 'chunk_size', n)
             seen.clear()
             res = await post(app, SPLIT_BODY)
-            if res.status_code != 200 or seen.get('items') != SPLIT_ITEMS:
-                failures.append((n, res.status_code, seen.get('items')))
+            got = dict((key, seen.get(key)) for key in expected)
+            if res.status_code != 200 or got != expected:
+                failures.append((n, res.status_code, got))
             attributes.restore()
     finally:
         attributes.restore()
-    assert failures == []
+    return failures
+
+
+async def test_boundary_split_at_every_chunk_size():
+    seen = {}
+    expected = {'items': SPLIT_ITEMS}
+    assert await chunk_size_failures(iter_app(seen), seen, expected) == []
 
 
 async def test_boundary_split_at_every_chunk_size_with_form_data():
-    attributes = Attributes()
     seen = {}
-    app = form_app(seen)
-    expected_form = {'a': ['x' * 70], 'b': ['Zürich\r\n--'], 'c': ['']}
-    expected_files = {
-        'f': [('split.bin', 'text/plain', TRICKY)],
-        'g': [('empty', 'text/plain', b'')],
+    expected = {
+        'form': {'a': ['x' * 70], 'b': ['Zürich\r\n--'], 'c': ['']},
+        'files': {
+            'f': [('split.bin', 'text/plain', TRICKY)],
+            'g': [('empty', 'text/plain', b'')],
+        },
     }
-    failures = []
-    try:
-        for n in range(1, 65):
-            attributes.set(FormDataIter, 'chunk_size', n)
-            seen.clear()
-            res = await post(app, SPLIT_BODY)
-            if (
-                res.status_code != 200
-                or seen.get('form') != expected_form
-                or seen.get('files') != expected_files
-            ):
-                failures.append((n, res.status_code, seen))
-            attributes.restore()
-    finally:
-        attributes.restore()
-    assert failures == []
+    assert await chunk_size_failures(form_app(seen), seen, expected) == []
 
 
 async def _send_in_pieces(client, data, size):
@@ -1781,6 +1752,12 @@ async def _pipelined_streamed(app, body):
         attributes.restore()
 
 
+def assert_next_answered(second):
+    """The pipelined GET /next after the POST got its own answer."""
+    assert second.status_code == 200
+    assert second.body == b'next'
+
+
 async def test_pipelined_request_after_multipart_is_answered():
     seen = {}
     body = multipart([field('a', '1')], epilogue=b'epilogue')
@@ -1788,8 +1765,7 @@ async def test_pipelined_request_after_multipart_is_answered():
     assert first.status_code == 200
     assert first.body == b'ok'
     assert seen['form'] == {'a': ['1']}
-    assert second.status_code == 200
-    assert second.body == b'next'
+    assert_next_answered(second)
 
 
 async def test_pipelined_request_after_streamed_multipart():
@@ -1800,8 +1776,7 @@ async def test_pipelined_request_after_streamed_multipart():
     assert first.status_code == 200
     assert seen['items'] == [('a', '1'), ('f', ('x', 'text/plain',
                                                 b'q' * 900))]  # fmt: skip
-    assert second.status_code == 200
-    assert second.body == b'next'
+    assert_next_answered(second)
 
 
 async def test_pipelined_request_after_final_boundary_without_crlf():
@@ -1810,8 +1785,7 @@ async def test_pipelined_request_after_final_boundary_without_crlf():
     first, second = await _pipelined_streamed(iter_app(seen), body)
     assert first.status_code == 200
     assert seen['items'] == [('a', '1')]
-    assert second.status_code == 200
-    assert second.body == b'next'
+    assert_next_answered(second)
 
 
 async def test_pipelined_request_after_handler_stopped_early():
@@ -1831,8 +1805,7 @@ async def test_pipelined_request_after_handler_stopped_early():
     first, second = await _pipelined_streamed(app, body)
     assert first.status_code == 200
     assert first.body == b'first:a'
-    assert second.status_code == 200
-    assert second.body == b'next'
+    assert_next_answered(second)
 
 
 async def test_chunked_request_body_small():
@@ -1869,8 +1842,7 @@ async def test_chunked_request_body_streamed_then_pipelined():
     assert first.status_code == 200
     assert seen['items'] == [('a', '1'), ('f', ('big.bin', 'text/plain',
                                                 content))]  # fmt: skip
-    assert second.status_code == 200
-    assert second.body == b'next'
+    assert_next_answered(second)
 
 
 async def test_chunked_body_split_in_small_chunks():

@@ -87,6 +87,13 @@ async def stream_of(handler):
     return res.body
 
 
+async def assert_stream(expected, *args, **kwargs):
+    """A handler sending one event with these arguments streams exactly
+    ``expected``."""
+    body = await stream_of(sender(*args, **kwargs))
+    assert body == expected, body
+
+
 async def bounded(coro, timeout, what):
     """Await ``coro``; AssertionError saying ``what`` after ``timeout`` s."""
     try:
@@ -311,36 +318,35 @@ async def test_with_sse_passes_url_arguments():
 
 
 async def test_str_data():
-    assert await stream_of(sender('hello')) == b'data: hello\n\n'
+    await assert_stream(b'data: hello\n\n', 'hello')
 
 
 async def test_non_ascii_str_data_is_utf8():
-    body = await stream_of(sender('caf\u00e9 \u20ac'))
-    assert body == b'data: caf\xc3\xa9 \xe2\x82\xac\n\n'
+    await assert_stream(
+        b'data: caf\xc3\xa9 \xe2\x82\xac\n\n', 'caf\u00e9 \u20ac'
+    )
 
 
 async def test_bytes_data_sent_as_is():
-    body = await stream_of(sender(b'raw \xe2\x82\xac bytes'))
-    assert body == b'data: raw \xe2\x82\xac bytes\n\n'
+    await assert_stream(
+        b'data: raw \xe2\x82\xac bytes\n\n', b'raw \xe2\x82\xac bytes'
+    )
 
 
 async def test_dict_data_is_compact_json():
-    body = await stream_of(sender({'a': [1, 'x']}))
-    assert body == b'data: {"a":[1,"x"]}\n\n'
+    await assert_stream(b'data: {"a":[1,"x"]}\n\n', {'a': [1, 'x']})
 
 
 async def test_non_ascii_json_is_utf8_as_in_core_json_bodies():
-    body = await stream_of(sender({'a': 'caf\u00e9'}))
-    assert body == b'data: {"a":"caf\xc3\xa9"}\n\n'
+    await assert_stream(b'data: {"a":"caf\xc3\xa9"}\n\n', {'a': 'caf\u00e9'})
 
 
 async def test_list_data_is_compact_json():
-    body = await stream_of(sender([1, 2, 'three', None]))
-    assert body == b'data: [1,2,"three",null]\n\n'
+    await assert_stream(b'data: [1,2,"three",null]\n\n', [1, 2, 'three', None])
 
 
 async def test_int_data_is_str():
-    assert await stream_of(sender(42)) == b'data: 42\n\n'
+    await assert_stream(b'data: 42\n\n', 42)
 
 
 async def test_other_data_is_str():
@@ -348,29 +354,31 @@ async def test_other_data_is_str():
         def __str__(self):
             return 'a thing'
 
-    assert await stream_of(sender(Thing())) == b'data: a thing\n\n'
+    await assert_stream(b'data: a thing\n\n', Thing())
 
 
 async def test_event_field():
-    body = await stream_of(sender('hello', event='greeting'))
-    assert body == b'event: greeting\ndata: hello\n\n'
+    await assert_stream(
+        b'event: greeting\ndata: hello\n\n', 'hello', event='greeting'
+    )
 
 
 async def test_id_field():
-    body = await stream_of(sender('hello', event_id='17'))
-    assert body == b'id: 17\ndata: hello\n\n'
+    await assert_stream(b'id: 17\ndata: hello\n\n', 'hello', event_id='17')
 
 
 async def test_retry_field():
-    body = await stream_of(sender('hello', retry=5000))
-    assert body == b'retry: 5000\ndata: hello\n\n'
+    await assert_stream(b'retry: 5000\ndata: hello\n\n', 'hello', retry=5000)
 
 
 async def test_all_fields_in_order():
-    body = await stream_of(
-        sender({'n': 1}, event='update', event_id='7', retry=250)
+    await assert_stream(
+        b'event: update\nid: 7\nretry: 250\ndata: {"n":1}\n\n',
+        {'n': 1},
+        event='update',
+        event_id='7',
+        retry=250,
     )
-    assert body == b'event: update\nid: 7\nretry: 250\ndata: {"n":1}\n\n'
 
 
 async def test_several_events_in_order():
@@ -387,43 +395,45 @@ async def test_several_events_in_order():
 
 
 async def test_lf_splits_data_lines():
-    body = await stream_of(sender('one\ntwo\nthree'))
-    assert body == b'data: one\ndata: two\ndata: three\n\n'
+    await assert_stream(
+        b'data: one\ndata: two\ndata: three\n\n', 'one\ntwo\nthree'
+    )
 
 
 async def test_crlf_splits_data_lines():
-    body = await stream_of(sender('one\r\ntwo'))
-    assert body == b'data: one\ndata: two\n\n'
+    await assert_stream(b'data: one\ndata: two\n\n', 'one\r\ntwo')
 
 
 async def test_cr_splits_data_lines():
-    body = await stream_of(sender('one\rtwo'))
-    assert body == b'data: one\ndata: two\n\n'
+    await assert_stream(b'data: one\ndata: two\n\n', 'one\rtwo')
 
 
 async def test_mixed_line_ends_split_data_lines():
-    body = await stream_of(sender('a\rb\nc\r\nd'))
-    assert body == b'data: a\ndata: b\ndata: c\ndata: d\n\n'
+    await assert_stream(
+        b'data: a\ndata: b\ndata: c\ndata: d\n\n', 'a\rb\nc\r\nd'
+    )
 
 
 async def test_bytes_data_lines_are_split():
-    body = await stream_of(sender(b'one\r\ntwo\nthree\rfour'))
-    assert body == b'data: one\ndata: two\ndata: three\ndata: four\n\n'
+    await assert_stream(
+        b'data: one\ndata: two\ndata: three\ndata: four\n\n',
+        b'one\r\ntwo\nthree\rfour',
+    )
 
 
 async def test_blank_line_in_data_does_not_end_the_event():
-    body = await stream_of(sender('one\n\ntwo'))
-    assert body == b'data: one\ndata: \ndata: two\n\n'
+    await assert_stream(b'data: one\ndata: \ndata: two\n\n', 'one\n\ntwo')
 
 
 async def test_field_lines_in_data_stay_data():
-    body = await stream_of(sender('one\nevent: evil\r\nid: 666'))
-    assert body == b'data: one\ndata: event: evil\ndata: id: 666\n\n'
+    await assert_stream(
+        b'data: one\ndata: event: evil\ndata: id: 666\n\n',
+        'one\nevent: evil\r\nid: 666',
+    )
 
 
 async def test_multi_line_json_is_one_line():
-    body = await stream_of(sender({'text': 'a\nb'}))
-    assert body == b'data: {"text":"a\\nb"}\n\n'
+    await assert_stream(b'data: {"text":"a\\nb"}\n\n', {'text': 'a\nb'})
 
 
 # -- CR or LF in event and id: ValueError, nothing sent -----------------------
